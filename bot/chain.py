@@ -1,0 +1,100 @@
+"""The ordered onion middleware chain.
+
+A middleware is ``async def mw(ctx, call_next) -> None``. Lower ``order`` runs first
+(outermost). Registering returns a disposer. ``call_next`` may be awaited at most once
+per middleware; a chain deeper than :data:`MAX_DEPTH` is refused (Koishi's
+``Next.MAX_DEPTH``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from .context import ChatContext
+from .exceptions import ChainError
+
+NextFn = Callable[[], Awaitable[None]]
+Middleware = Callable[[ChatContext, NextFn], Awaitable[None]]
+Terminal = Callable[[ChatContext], Awaitable[None]]
+Observer = Callable[[str, float], None]
+
+MAX_DEPTH = 64
+
+_seq = itertools.count()
+
+
+@dataclass(order=True, frozen=True)
+class _Entry:
+    order: int
+    seq: int
+    name: str = field(compare=False)
+    fn: Middleware = field(compare=False)
+
+
+class MiddlewareChain:
+    """An ordered list of middleware run as an onion around a terminal step."""
+
+    def __init__(self) -> None:
+        self._entries: list[_Entry] = []
+        self._observer: Observer | None = None
+
+    def register(
+        self, fn: Middleware, *, order: int, name: str | None = None
+    ) -> Callable[[], None]:
+        """Add ``fn`` at ``order`` (ties keep registration order); return a disposer."""
+        if len(self._entries) >= MAX_DEPTH:
+            raise ChainError(f"middleware chain is full ({MAX_DEPTH} entries)")
+        entry = _Entry(order, next(_seq), name or getattr(fn, "__name__", "mw"), fn)
+        bisect.insort(self._entries, entry)
+
+        def dispose() -> None:
+            if entry in self._entries:
+                self._entries.remove(entry)
+
+        return dispose
+
+    def set_observer(self, observer: Observer | None) -> None:
+        """Receive ``(middleware name, seconds)`` after each middleware returns."""
+        self._observer = observer
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self._entries]
+
+    async def run(self, ctx: ChatContext, terminal: Terminal) -> None:
+        """Run every middleware around ``terminal`` for ``ctx``."""
+        entries = tuple(self._entries)
+        observer = self._observer
+
+        async def dispatch(i: int) -> None:
+            if i == len(entries):
+                await terminal(ctx)
+                return
+            entry = entries[i]
+            called = False
+
+            async def call_next() -> None:
+                nonlocal called
+                if called:
+                    raise ChainError(f"{entry.name} called call_next twice")
+                called = True
+                await dispatch(i + 1)
+
+            if observer is None:
+                await entry.fn(ctx, call_next)
+                return
+            start = time.perf_counter()
+            try:
+                await entry.fn(ctx, call_next)
+            finally:
+                observer(entry.name, time.perf_counter() - start)
+
+        await dispatch(0)
+
+
+#: the process-wide chain the ``chat`` plugin runs
+chain = MiddlewareChain()

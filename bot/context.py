@@ -1,0 +1,122 @@
+"""The platform-neutral chat context that travels through the middleware chain.
+
+An adapter's context factory builds a :class:`ChatContext` from a platform event; the
+middleware chain reads and changes it; the delivery strategy consumes ``ctx.reply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(slots=True)
+class PromptMessage:
+    """One message of the prompt sent to the model."""
+
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token usage of one answer, filled when the model reports it."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class ReplyChunk:
+    """One piece of a streamed answer: visible text or reasoning ("thinking") text."""
+
+    text: str = ""
+    reasoning: str = ""
+
+
+async def _empty() -> AsyncIterator[ReplyChunk]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def text_stream(text: str) -> AsyncIterator[ReplyChunk]:
+    """A reply stream that yields one fixed text."""
+    if text:
+        yield ReplyChunk(text=text)
+
+
+@dataclass(eq=False)
+class ChatContext:
+    """Everything the chain needs to answer one incoming message.
+
+    ``session_id`` keys conversation history; ``user_id``/``group_id`` key budgets and
+    rate limits. Ids are strings qualified by ``platform`` so they never collide across
+    platforms.
+    """
+
+    platform: str
+    user_id: str
+    text: str
+    session_id: str = ""
+    group_id: str | None = None
+    bot_id: str = ""
+    message_id: str = ""
+    is_admin: bool = False
+    #: the prompt: system prompt, history, then the user's message (filled by the chain)
+    messages: list[PromptMessage] = field(default_factory=list)
+    system_prompt: str | None = None
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    #: the streamed answer; middleware wraps it after ``call_next`` returns
+    reply: AsyncIterator[ReplyChunk] = field(default_factory=_empty)
+    #: why the chain stopped without the model, if it did ("keyword", "blocked", ...)
+    stopped_by: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    #: set when the user stops generation or disconnects
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    #: free-form data middleware share (e.g. the conversation id)
+    extra: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.monotonic)
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    def __post_init__(self) -> None:
+        if not self.session_id:
+            scope = self.group_id if self.group_id else f"user:{self.user_id}"
+            self.session_id = f"{self.platform}:{scope}"
+
+    @property
+    def user_key(self) -> str:
+        """Globally unique user key (platform-qualified)."""
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def group_key(self) -> str | None:
+        return f"{self.platform}:{self.group_id}" if self.group_id else None
+
+    def respond(self, text: str, *, reason: str) -> None:
+        """Answer with a fixed text and mark the chain as stopped (no model call)."""
+        self.reply = text_stream(text)
+        self.stopped_by = reason
+
+    def prompt(self) -> list[dict[str, str]]:
+        """The prompt as OpenAI-style message dicts."""
+        msgs = list(self.messages)
+        if not msgs:
+            if self.system_prompt:
+                msgs.append(PromptMessage("system", self.system_prompt))
+            msgs.append(PromptMessage("user", self.text))
+        return [m.as_dict() for m in msgs]

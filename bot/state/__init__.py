@@ -1,0 +1,27 @@
+"""Shared state: ``memory://`` (one process) or ``redis://`` (several instances)."""
+
+from __future__ import annotations
+
+from ..exceptions import ConfigError
+from .base import RateResult, ReserveResult, StateStore, Subscription
+from .memory import MemoryState
+
+__all__ = [
+    "MemoryState",
+    "RateResult",
+    "ReserveResult",
+    "StateStore",
+    "Subscription",
+    "open_state",
+]
+
+
+def open_state(url: str) -> StateStore:
+    """Open the state store named by ``url``."""
+    if url.startswith("memory://"):
+        return MemoryState()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis import RedisState
+
+        return RedisState(url)
+    raise ConfigError(f"state.url: unsupported scheme in {url.split('://')[0]!r}")
