@@ -48,7 +48,8 @@ class MiddlewareChain:
         """Add ``fn`` at ``order`` (ties keep registration order); return a disposer."""
         if len(self._entries) >= MAX_DEPTH:
             raise ChainError(f"middleware chain is full ({MAX_DEPTH} entries)")
-        entry = _Entry(order, next(_seq), name or getattr(fn, "__name__", "mw"), fn)
+        label = name or str(getattr(fn, "__name__", "mw"))
+        entry = _Entry(order, next(_seq), label, fn)
         bisect.insort(self._entries, entry)
 
         def dispose() -> None:

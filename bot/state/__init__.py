@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..exceptions import ConfigError
+from bot.exceptions import ConfigError
+
 from .base import RateResult, ReserveResult, StateStore, Subscription
 from .memory import MemoryState
 

@@ -21,7 +21,8 @@ from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..exceptions import StateError
+from bot.exceptions import StateError
+
 from .base import RateResult, ReserveResult, StateStore, Subscription
 from .memory import MemoryState
 
@@ -106,7 +107,9 @@ class RedisState(StateStore):
                 result = await op()
             except _DOWN as exc:
                 if not self.degraded:
-                    log.warning("Redis unreachable (%s); using in-process fallback", exc)
+                    log.warning(
+                        "Redis unreachable (%s); using in-process fallback", exc
+                    )
                 self.degraded = True
                 self._down_until = time.monotonic() + self.retry_interval
             else:
@@ -200,7 +203,9 @@ class RedisState(StateStore):
             await asyncio.wait_for(ready.wait(), 3.0)
         return sub
 
-    async def _pump(self, channel: str, sub: Subscription, ready: asyncio.Event) -> None:
+    async def _pump(
+        self, channel: str, sub: Subscription, ready: asyncio.Event
+    ) -> None:
         """Feed ``sub`` from Redis, resubscribing after connection loss."""
         backoff = 0.2
         while True:
@@ -227,7 +232,7 @@ class RedisState(StateStore):
                 backoff = min(backoff * 2, 5.0)
             finally:
                 with contextlib.suppress(*_DOWN):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> bool:
         try:

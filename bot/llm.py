@@ -1,0 +1,314 @@
+"""OpenAI-compatible streaming LLM client.
+
+Endpoints come from the registry; the least-busy healthy one is tried first, and a
+failing endpoint is skipped (its circuit opens after ``circuit_failures`` failures in a
+row, for ``circuit_reset`` seconds). Failover happens only before the first token:
+after that, an error ends the answer with :class:`LLMError`. Closing the stream (the
+user pressed stop, the socket went away, the task was cancelled) closes the upstream
+HTTP response at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .context import ReplyChunk, Usage
+from .exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
+from .registry import Endpoint, Registry
+from .settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    open_until: float = 0.0
+    in_flight: int = 0
+
+
+@dataclass
+class StreamInfo:
+    """What one streamed answer reported besides text."""
+
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str = ""
+    endpoint: str = ""
+    ttft: float | None = None
+
+
+class ThinkSplitter:
+    """Moves ``<think>...</think>`` spans of streamed content into reasoning text."""
+
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._buf = ""
+
+    def feed(self, text: str) -> ReplyChunk:
+        self._buf += text
+        out: list[str] = []
+        reason: list[str] = []
+        while self._buf:
+            tag = self.CLOSE if self._inside else self.OPEN
+            idx = self._buf.find(tag)
+            if idx >= 0:
+                (reason if self._inside else out).append(self._buf[:idx])
+                self._buf = self._buf[idx + len(tag) :]
+                self._inside = not self._inside
+                continue
+            keep = _partial_suffix(self._buf, tag)
+            emit, self._buf = (
+                self._buf[: len(self._buf) - keep],
+                self._buf[len(self._buf) - keep :],
+            )
+            (reason if self._inside else out).append(emit)
+            break
+        return ReplyChunk("".join(out), "".join(reason))
+
+    def flush(self) -> ReplyChunk:
+        rest, self._buf = self._buf, ""
+        return ReplyChunk("", rest) if self._inside else ReplyChunk(rest, "")
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
+
+
+class LLMClient:
+    """Streams chat completions from the registry's endpoints."""
+
+    def __init__(self, registry: Registry, settings: LLMSettings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self._health: dict[str, _Health] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.idle_timeout,
+                write=10.0,
+                pool=settings.connect_timeout,
+            ),
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        )
+        self._default_model: str | None = settings.model or None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def _health_of(self, ep: Endpoint) -> _Health:
+        return self._health.setdefault(ep.key, _Health())
+
+    def _candidates(self) -> list[Endpoint]:
+        now = time.monotonic()
+        eps = self.registry.endpoints()
+        healthy = [e for e in eps if self._health_of(e).open_until <= now]
+        # everything open: try the one whose circuit closes first rather than nothing
+        pool = healthy or sorted(eps, key=lambda e: self._health_of(e).open_until)[:1]
+        return sorted(pool, key=lambda e: self._health_of(e).in_flight)
+
+    def _failed(self, ep: Endpoint, why: str) -> None:
+        h = self._health_of(ep)
+        h.failures += 1
+        log.warning("LLM endpoint %s failed (%s)", ep.base_url, why)
+        if h.failures >= self.settings.circuit_failures:
+            h.open_until = time.monotonic() + self.settings.circuit_reset
+            log.warning("LLM endpoint %s: circuit open", ep.base_url)
+
+    def _succeeded(self, ep: Endpoint) -> None:
+        h = self._health_of(ep)
+        h.failures = 0
+        h.open_until = 0.0
+
+    def circuit_open(self) -> bool:
+        """True when every endpoint's circuit is open (or there is none)."""
+        now = time.monotonic()
+        eps = self.registry.endpoints()
+        return not any(self._health_of(e).open_until <= now for e in eps)
+
+    async def default_model(self) -> str:
+        """The configured model, or the first one the first endpoint lists."""
+        if self._default_model:
+            return self._default_model
+        for ep in self._candidates():
+            try:
+                resp = await self._client.get(
+                    f"{ep.base_url}/models", headers=_auth(ep), timeout=5.0
+                )
+                resp.raise_for_status()
+                models = resp.json().get("data") or []
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                log.warning("listing models at %s failed: %s", ep.base_url, exc)
+                continue
+            if models:
+                self._default_model = str(models[0]["id"])
+                return self._default_model
+        raise LLMUnavailable("no endpoint lists a model")
+
+    async def ping(self) -> bool:
+        """True when at least one endpoint answers ``GET /models``."""
+        for ep in self.registry.endpoints():
+            try:
+                resp = await self._client.get(
+                    f"{ep.base_url}/models", headers=_auth(ep), timeout=3.0
+                )
+            except httpx.HTTPError:
+                continue
+            if resp.status_code < 500:
+                return True
+        return False
+
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        user: str | None = None,
+        info: StreamInfo | None = None,
+    ) -> AsyncIterator[ReplyChunk]:
+        """Stream the answer to ``messages`` as text/reasoning chunks."""
+        info = info if info is not None else StreamInfo()
+        body: dict[str, Any] = {
+            "model": model or await self.default_model(),
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": max_tokens or self.settings.max_tokens,
+            "temperature": (
+                self.settings.temperature if temperature is None else temperature
+            ),
+        }
+        if user:
+            body["user"] = user
+        info.model = body["model"]
+        candidates = self._candidates()
+        if not candidates:
+            raise LLMUnavailable("no LLM endpoint is configured")
+        last_error: LLMError = LLMUnavailable("no LLM endpoint answered")
+        for ep in candidates:
+            health = self._health_of(ep)
+            health.in_flight += 1
+            started = False
+            try:
+                async for chunk in self._stream_one(ep, body, info):
+                    if not started:
+                        started = True
+                        self._succeeded(ep)
+                    yield chunk
+                if not started:
+                    self._succeeded(ep)
+                return
+            except LLMError as exc:
+                if started:
+                    raise
+                self._failed(ep, str(exc))
+                last_error = exc
+            finally:
+                health.in_flight -= 1
+        raise last_error
+
+    async def _stream_one(
+        self, ep: Endpoint, body: dict[str, Any], info: StreamInfo
+    ) -> AsyncIterator[ReplyChunk]:
+        url = f"{ep.base_url}/chat/completions"
+        start = time.monotonic()
+        splitter = ThinkSplitter()
+        info.endpoint = ep.base_url
+        try:
+            req = self._client.build_request("POST", url, json=body, headers=_auth(ep))
+            resp = await asyncio.wait_for(
+                self._client.send(req, stream=True), self.settings.first_token_timeout
+            )
+            try:
+                if resp.status_code >= 400:
+                    detail = (await resp.aread())[:300].decode("utf-8", "replace")
+                    if resp.status_code >= 500 or resp.status_code == 429:
+                        raise LLMUnavailable(f"HTTP {resp.status_code}: {detail}")
+                    raise LLMBadResponse(f"HTTP {resp.status_code}: {detail}")
+                lines = resp.aiter_lines()
+                first = True
+                while True:
+                    # each wait is bounded on its own: time the consumer spends between
+                    # chunks (pacing a slow platform) must not count against the model
+                    limit = (
+                        self.settings.first_token_timeout
+                        if first
+                        else self.settings.idle_timeout
+                    )
+                    try:
+                        line = await asyncio.wait_for(anext(lines), limit)
+                    except StopAsyncIteration:
+                        break
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = _parse_chunk(data, info)
+                    if chunk is None:
+                        continue
+                    out = splitter.feed(chunk.text)
+                    out.reasoning = chunk.reasoning + out.reasoning
+                    if out.text or out.reasoning:
+                        if first:
+                            info.ttft = time.monotonic() - start
+                            first = False
+                        yield out
+                tail = splitter.flush()
+                if tail.text or tail.reasoning:
+                    yield tail
+            finally:
+                await resp.aclose()
+        except TimeoutError as exc:
+            raise LLMTimeout("no answer from the model in time") from exc
+        except httpx.TimeoutException as exc:
+            raise LLMTimeout(f"timeout talking to {ep.base_url}") from exc
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _auth(ep: Endpoint) -> dict[str, str]:
+    return {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
+
+
+def _parse_chunk(data: str, info: StreamInfo) -> ReplyChunk | None:
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise LLMBadResponse("malformed stream chunk") from exc
+    if not isinstance(obj, dict):
+        raise LLMBadResponse("malformed stream chunk")
+    if "error" in obj:
+        raise LLMBadResponse(str(obj["error"])[:300])
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        info.usage.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        info.usage.completion_tokens = int(usage.get("completion_tokens") or 0)
+    choices = obj.get("choices") or []
+    if not choices:
+        return None
+    choice = choices[0]
+    if choice.get("finish_reason"):
+        info.finish_reason = str(choice["finish_reason"])
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or ""
+    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+    if not text and not reasoning:
+        return None
+    return ReplyChunk(str(text), str(reasoning))

@@ -1,0 +1,217 @@
+"""FreeChat settings.
+
+Sources, highest first: environment variables ``FREECHAT__SECTION__KEY``, the YAML file
+(``--config PATH``, ``FREECHAT_CONFIG`` or ``config/freechat.yml``), then defaults. A
+bad value raises :class:`~bot.exceptions.ConfigError` whose message is one line naming
+the key and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from .exceptions import ConfigError
+
+DEFAULT_CONFIG = Path("config/freechat.yml")
+DEFAULT_ADAPTERS = ("web", "openai")
+DEFAULT_PLUGINS = (
+    "chat",
+    "admin",
+    "rate_limit",
+    "sensitive_words",
+    "keywords",
+    "history",
+    "token_budget",
+)
+
+
+def _sections(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: {} for name in names}
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    #: the URL users reach the bot at (for setup links); default http://host:port
+    public_url: str | None = None
+    #: longest user message accepted, in characters
+    max_message_chars: int = Field(4000, ge=1, le=1_000_000)
+    #: work in flight across all platforms before new messages are shed
+    max_in_flight: int = Field(256, ge=1)
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite://data/freechat.db"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(
+            ("sqlite://", "postgres://", "postgresql://", "asyncpg://")
+        ):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return v
+
+
+class StateSettings(BaseModel):
+    url: str = "memory://"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError("must start with memory:// or redis://")
+        return v
+
+
+class LLMSettings(BaseModel):
+    #: OpenAI-compatible base URL (ending in /v1); empty = the embedded engine
+    base_url: str = ""
+    api_key: str = ""
+    #: model name sent upstream; empty = the first model the endpoint lists
+    model: str = ""
+    system_prompt: str = "You are a helpful assistant."
+    max_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.7, ge=0, le=2)
+    context_window: int = Field(4096, ge=256)
+    #: seconds to wait for the first token / between tokens
+    first_token_timeout: float = Field(30.0, gt=0)
+    idle_timeout: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    #: consecutive failures that open an endpoint's circuit, and for how long
+    circuit_failures: int = Field(3, ge=1)
+    circuit_reset: float = Field(15.0, gt=0)
+
+
+class RegistrySettings(BaseModel):
+    kind: Literal["static", "consul"] = "static"
+    #: extra OpenAI-compatible endpoints (base URLs) for the static registry
+    endpoints: list[str] = Field(default_factory=list)
+    consul_url: str = "http://127.0.0.1:8500"
+    service_name: str = "freechat-inference"
+
+
+class InferenceSettings(BaseModel):
+    """The embedded engine (``llm.base_url`` empty). Passed to ``inference``."""
+
+    enabled: bool = True
+    model: str = "Qwen/Qwen3-0.6B"
+    fallback_to_demo: bool = True
+    demo_model_dir: str = "data/demo-model"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuthSettings(BaseModel):
+    #: JWT signing key; empty = generated once and kept in data/secret.key
+    jwt_secret: str = ""
+    session_ttl: int = Field(7 * 24 * 3600, ge=60)
+    #: login attempts per user name and per client address per 5 minutes
+    login_attempts: int = Field(5, ge=1)
+    #: mark cookies Secure (set true behind HTTPS)
+    cookie_secure: bool = False
+
+
+class Settings(BaseSettings):
+    """All FreeChat settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FREECHAT__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    data_dir: str = "data"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    #: enabled adapters, each with its settings (``{}`` for defaults)
+    adapters: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: _sections(DEFAULT_ADAPTERS)
+    )
+    #: enabled plugins, each with its settings; given to NoneBot as
+    #: ``<plugin>_<key>`` so ``get_plugin_config`` reads them
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: _sections(DEFAULT_PLUGINS)
+    )
+    #: community NoneBot plugins to load by module name
+    extra_plugins: list[str] = Field(default_factory=list)
+    #: platform user keys (``platform:user_id``) with admin rights in chat
+    superusers: list[str] = Field(default_factory=list)
+
+    _yaml: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def nonebot_config(self) -> dict[str, Any]:
+        """Flatten adapter and plugin sections into NoneBot config keys."""
+        flat: dict[str, Any] = {}
+        for section in (self.adapters, self.plugins):
+            for name, values in section.items():
+                for key, value in (values or {}).items():
+                    flat[f"{name}_{key}"] = value
+        return flat
+
+
+def _format(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return f"{key}: {err['msg']}"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read settings from ``path`` (or ``FREECHAT_CONFIG``, or the default file)."""
+    explicit = path or os.environ.get("FREECHAT_CONFIG")
+    file = Path(explicit) if explicit else DEFAULT_CONFIG
+    data: Any = {}
+    if file.exists():
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{file}{where}: not valid YAML") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping")
+    elif explicit:
+        raise ConfigError(f"config file {file} does not exist")
+    # environment overrides merge into these maps instead of replacing them
+    data.setdefault("adapters", {name: {} for name in DEFAULT_ADAPTERS})
+    data.setdefault("plugins", {name: {} for name in DEFAULT_PLUGINS})
+    for section in ("adapters", "plugins"):
+        if isinstance(data[section], list):
+            data[section] = {name: {} for name in data[section]}
+        elif isinstance(data[section], dict):
+            data[section] = {k: v or {} for k, v in data[section].items()}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from None

@@ -1,0 +1,88 @@
+"""Storage: Tortoise ORM on SQLite (default) or PostgreSQL, with migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from bot.exceptions import StoreError
+
+log = logging.getLogger(__name__)
+
+MODELS_MODULE = "bot.store.models"
+MIGRATIONS_MODULE = "bot.store.migrations"
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The Tortoise config for ``url`` (one app, ``models``)."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        path = url[len("sqlite://") :].split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(url: str) -> None:
+    """Apply every pending migration to the database at ``url``."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    _ensure_sqlite_dir(url)
+    try:
+        await run_migrations(config=tortoise_config(url))
+    finally:
+        await Tortoise.close_connections()
+        await Tortoise._reset_apps()
+
+
+async def init_store(url: str, *, apply_migrations: bool = True) -> None:
+    """Migrate (by default) and connect the ORM."""
+    _ensure_sqlite_dir(url)
+    try:
+        if apply_migrations:
+            await migrate(url)
+        await Tortoise.init(config=tortoise_config(url))
+    except (OSError, ConnectionError) as exc:
+        raise StoreError(f"database.url: cannot connect ({exc})") from exc
+
+
+async def _forget() -> None:
+    await Tortoise.close_connections()
+    await Tortoise._reset_apps()
+    # Tortoise caches insert SQL per connection *name*, not dialect: a process that
+    # moves from SQLite to PostgreSQL (the test suite does) must drop it.
+    EXECUTOR_CACHE.clear()
+
+
+async def close_store() -> None:
+    """Close connections and forget the models' bindings (another URL may follow)."""
+    await _forget()
+
+
+async def ping() -> bool:
+    """True when the database answers."""
+    try:
+        conn = connections.get("default")
+        await conn.execute_query("SELECT 1")
+    except Exception as exc:  # any driver error means "not ready"
+        log.warning("database ping failed: %s", exc)
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""Settings of the inference service.
+
+One pydantic model, `InferenceConfig`, is shared by the standalone server
+(`freechat inference`), the embedded engine that `freechat run` starts in-process,
+and the benchmark. Every bound the engine relies on lives here: batch size, the KV
+cache budget in tokens (transformers' default of 60% of RAM is never used), prompt
+and output lengths, and the request body size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+
+
+class InferenceConfig(BaseModel):
+    """Settings of one inference engine and its HTTP app."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="Hugging Face model id or a local folder.",
+    )
+    served_model_name: str | None = Field(
+        default=None,
+        description="Name reported by /v1/models; defaults to the model id or folder name.",
+    )
+    device: str = Field(default="cpu", description="torch device, e.g. cpu or cuda:0.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="auto: float32 on CPU, the checkpoint's dtype on GPUs.",
+    )
+    revision: str | None = None
+    trust_remote_code: bool = False
+    max_batch_size: int = Field(default=16, ge=1, le=256)
+    kv_cache_tokens: int = Field(
+        default=32768,
+        ge=64,
+        description=(
+            "Upper bound of KV cache slots (batch rows x padded length). A request is"
+            " admitted only when prompt + max_tokens of every running row fit."
+        ),
+    )
+    max_prompt_tokens: int = Field(default=4096, ge=1)
+    default_max_tokens: int = Field(default=512, ge=1)
+    max_tokens_limit: int = Field(default=4096, ge=1)
+    max_queue: int = Field(default=256, ge=1, description="Waiting requests before 503.")
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    prefill_chunk_tokens: int = Field(
+        default=2048,
+        ge=16,
+        description="Largest total of prompt tokens admitted in one prefill pass.",
+    )
+    num_threads: int | None = Field(
+        default=None, ge=1, description="torch intra-op threads; None keeps torch's."
+    )
+    demo_model_dir: str = "data/demo-model"
+    fallback_to_demo: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)

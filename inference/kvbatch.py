@@ -1,0 +1,141 @@
+"""The running batch: left-padded rows sharing one `DynamicCache`.
+
+Rows are aligned on the right: every row's newest token sits in the last column,
+shorter histories are padded on the left and masked out by a 2-D attention mask,
+and each row carries its own position counter, so padding never shifts a row's
+rotary positions. Between decode steps rows can
+
+- join: new prompts are prefilled together in a batch of their own, then their
+  caches are left-padded to the common length and concatenated on the batch axis;
+- leave: finished or cancelled rows are dropped with `index_select`, then columns
+  that are padding in every remaining row are cut off, so the cache is always
+  `rows x longest live history` and bounded by the scheduler's token budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+def _pad_left(tensor: torch.Tensor, amount: int, dim_from_end: int) -> torch.Tensor:
+    if amount <= 0:
+        return tensor
+    pad = [0, 0] * (dim_from_end - 1) + [amount, 0]
+    return F.pad(tensor, pad)
+
+
+class KVBatch:
+    """KV cache, attention mask, positions and last tokens of the running rows."""
+
+    def __init__(self, model: Any, device: str) -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.cache: Any = None
+        self.mask = torch.zeros((0, 0), dtype=torch.long, device=self.device)
+        self.positions = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.last = torch.zeros(0, dtype=torch.long, device=self.device)
+
+    @property
+    def rows(self) -> int:
+        """Number of rows in the batch."""
+        return int(self.mask.shape[0])
+
+    @property
+    def length(self) -> int:
+        """Padded history length (columns of the mask)."""
+        return int(self.mask.shape[1])
+
+    def _forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, Any]:
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1, :], out.past_key_values
+
+    def prefill(self, prompts: list[list[int]], pad_id: int) -> torch.Tensor:
+        """Run `prompts`, add them as new rows; return their next-token logits."""
+        from transformers import DynamicCache
+
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            mask[row, width - len(prompt) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        logits, cache = self._forward(ids, mask, positions, cache)
+        lengths = torch.tensor([len(p) for p in prompts], device=self.device)
+        self._merge(cache, mask, lengths)
+        return logits
+
+    def _merge(self, cache: Any, mask: torch.Tensor, positions: torch.Tensor) -> None:
+        if self.cache is None or self.rows == 0:
+            self.cache, self.mask, self.positions = cache, mask, positions
+            self.last = torch.zeros(mask.shape[0], dtype=torch.long, device=self.device)
+            return
+        width = max(self.length, int(mask.shape[1]))
+        for mine, theirs in zip(self.cache.layers, cache.layers, strict=True):
+            grow, extra = width - self.length, width - int(mask.shape[1])
+            mine.keys = torch.cat(
+                [_pad_left(mine.keys, grow, 2), _pad_left(theirs.keys, extra, 2)]
+            )
+            mine.values = torch.cat(
+                [_pad_left(mine.values, grow, 2), _pad_left(theirs.values, extra, 2)]
+            )
+        self.mask = torch.cat(
+            [
+                _pad_left(self.mask, width - self.length, 1),
+                _pad_left(mask, width - int(mask.shape[1]), 1),
+            ]
+        )
+        self.positions = torch.cat([self.positions, positions])
+        self.last = torch.cat(
+            [self.last, torch.zeros(mask.shape[0], dtype=torch.long, device=self.device)]
+        )
+
+    def keep(self, indices: list[int]) -> None:
+        """Keep only the rows at `indices` (in that order) and trim dead columns."""
+        if len(indices) == self.rows:
+            return
+        if not indices:
+            self.cache = None
+            self.mask = self.mask[:0, :0]
+            self.positions = self.positions[:0]
+            self.last = self.last[:0]
+            return
+        index = torch.tensor(indices, dtype=torch.long, device=self.device)
+        self.mask = self.mask.index_select(0, index)
+        self.positions = self.positions.index_select(0, index)
+        self.last = self.last.index_select(0, index)
+        live = self.mask.any(dim=0)
+        start = int(torch.argmax(live.int()))
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(0, index)[:, :, start:]
+            layer.values = layer.values.index_select(0, index)[:, :, start:]
+        self.mask = self.mask[:, start:]
+
+    def set_last(self, row_tokens: list[int], first_row: int = 0) -> None:
+        """Record the tokens just chosen for rows `first_row...`."""
+        chosen = torch.tensor(row_tokens, dtype=torch.long, device=self.device)
+        self.last[first_row : first_row + len(row_tokens)] = chosen
+
+    def decode(self) -> torch.Tensor:
+        """One decode step for every row; return next-token logits [rows, vocab]."""
+        ones = torch.ones((self.rows, 1), dtype=torch.long, device=self.device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
+        logits, self.cache = self._forward(
+            self.last.unsqueeze(1), self.mask, self.positions.unsqueeze(1), self.cache
+        )
+        self.positions = self.positions + 1
+        return logits
