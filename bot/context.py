@@ -75,8 +75,9 @@ class ChatContext:
     bot_id: str = ""
     message_id: str = ""
     is_admin: bool = False
-    #: the prompt: system prompt, history, then the user's message (filled by the chain)
-    messages: list[PromptMessage] = field(default_factory=list)
+    #: earlier turns of this session, oldest first (filled by the history plugin,
+    #: trimmed by the budget plugin); the prompt is system + history + ``text``
+    history: list[PromptMessage] = field(default_factory=list)
     system_prompt: str | None = None
     model: str | None = None
     max_tokens: int | None = None
@@ -113,10 +114,10 @@ class ChatContext:
         self.stopped_by = reason
 
     def prompt(self) -> list[dict[str, str]]:
-        """The prompt as OpenAI-style message dicts."""
-        msgs = list(self.messages)
-        if not msgs:
-            if self.system_prompt:
-                msgs.append(PromptMessage("system", self.system_prompt))
-            msgs.append(PromptMessage("user", self.text))
-        return [m.as_dict() for m in msgs]
+        """The prompt as OpenAI-style message dicts: system, history, the message."""
+        msgs: list[dict[str, str]] = []
+        if self.system_prompt:
+            msgs.append({"role": "system", "content": self.system_prompt})
+        msgs.extend(m.as_dict() for m in self.history)
+        msgs.append({"role": "user", "content": self.text})
+        return msgs

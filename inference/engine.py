@@ -1,0 +1,342 @@
+"""The continuous-batching engine: one model thread, many asyncio consumers.
+
+All forward passes run on one dedicated thread. Its loop, between two decode
+steps, takes new requests from a queue, drops cancelled ones, admits waiting
+requests while the batch size and the KV budget allow (prefilling them together
+and sampling their first token at once), then runs one decode step for every row
+and samples each row with its own settings. The step's text deltas reach the
+event loop in one `loop.call_soon_threadsafe` call, which puts them on each
+request's `asyncio.Queue`.
+
+Admission keeps the cache bounded: rows x (longest prompt + max_tokens) of the
+running rows plus the candidate must fit `kv_cache_tokens`; the padded cache is
+never larger than that (see `kvbatch`).
+
+    client task ──submit──▶ commands ──▶ [model thread] ──call_soon_threadsafe──▶ queues
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .config import InferenceConfig
+from .exceptions import EngineStoppedError, PromptTooLongError, QueueFullError
+from .kvbatch import KVBatch
+from .loader import LoadedModel
+from .sampling import RowSampler, SamplingParams, sample
+from .textstream import TextStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One delta of a request's output; the last one has a `finish_reason`."""
+
+    text: str
+    completion_tokens: int
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+@dataclass(eq=False)
+class Request:
+    """A submitted request, as seen from the event loop."""
+
+    id: str
+    prompt_ids: list[int]
+    params: SamplingParams
+    engine: Engine
+    events: asyncio.Queue[StreamEvent] = field(default_factory=asyncio.Queue)
+    submitted_at: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
+    finished: bool = False
+    cancelled: bool = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Number of prompt tokens."""
+        return len(self.prompt_ids)
+
+    def cancel(self) -> None:
+        """Stop generating; the model thread drops the row before its next step."""
+        if not self.finished and not self.cancelled:
+            self.cancelled = True
+            self.engine._wake.set()
+
+    async def stream(self) -> AsyncIterator[StreamEvent]:
+        """Events until the final one; cancels the request if the consumer leaves."""
+        try:
+            while True:
+                event = await self.events.get()
+                yield event
+                if event.finish_reason is not None:
+                    return
+        finally:
+            self.cancel()
+
+
+@dataclass
+class _Row:
+    """Thread-side state of one request."""
+
+    request: Request
+    sampler: RowSampler
+    text: TextStream
+    generated: int = 0
+    done: bool = False
+
+
+class Engine:
+    """Continuous batching over a loaded model on one dedicated thread."""
+
+    def __init__(self, loaded: LoadedModel, config: InferenceConfig) -> None:
+        self.loaded = loaded
+        self.config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._incoming: queue.SimpleQueue[Request] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._running = False
+        self._ids = itertools.count()
+        self._waiting: collections.deque[_Row] = collections.deque()
+        self._rows: list[_Row] = []
+        self.live: set[Request] = set()
+        # Figures read by /metrics (written by the model thread, read anywhere).
+        self.queued = 0
+        self.running = 0
+        self.tokens_total = 0
+        self.requests_total = 0
+        self.recent: collections.deque[tuple[float, int]] = collections.deque(maxlen=512)
+        self.ttft_observer: Any = None
+        pad = loaded.tokenizer.pad_token_id
+        self._pad_id = int(pad if pad is not None else 0)
+
+    # ---- event-loop side -------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the model thread is serving."""
+        return self._running
+
+    def start(self) -> None:
+        """Start the model thread; must be called from the serving event loop."""
+        if self._running:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        self._thread = threading.Thread(
+            target=self._run, name="freechat-inference", daemon=True
+        )
+        self._thread.start()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish every request as cancelled and join the model thread."""
+        if not self._running:
+            return
+        self._running = False
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, timeout)
+            self._thread = None
+        for request in list(self.live):
+            self._finish(request, StreamEvent("", 0, "cancelled", "engine stopped"))
+
+    def tokens_per_second(self, window: float = 5.0) -> float:
+        """Generated tokens per second over the last `window` seconds."""
+        now = time.perf_counter()
+        total = sum(n for t, n in list(self.recent) if now - t <= window)
+        return total / window
+
+    def submit(self, prompt_ids: list[int], params: SamplingParams) -> Request:
+        """Queue a request; its events arrive on `request.events`."""
+        if not self._running:
+            raise EngineStoppedError("the inference engine is not running")
+        limit = min(self.config.max_prompt_tokens, self.config.kv_cache_tokens - 1)
+        if not prompt_ids or len(prompt_ids) > limit:
+            raise PromptTooLongError(len(prompt_ids), limit)
+        if self.queued >= self.config.max_queue:
+            raise QueueFullError("too many waiting requests")
+        room = self.config.kv_cache_tokens - len(prompt_ids)
+        if params.max_tokens > room:
+            params = SamplingParams(
+                max_tokens=room,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=params.stop,
+                seed=params.seed,
+            )
+        request = Request(f"req-{next(self._ids)}", list(prompt_ids), params, self)
+        self.live.add(request)
+        self.queued += 1
+        self._incoming.put(request)
+        self._wake.set()
+        return request
+
+    def _deliver(self, batch: list[tuple[Request, StreamEvent]]) -> None:
+        now = time.perf_counter()
+        for request, event in batch:
+            if request.finished:
+                continue
+            if request.first_token_at is None and event.completion_tokens > 0:
+                request.first_token_at = now
+                if self.ttft_observer is not None:
+                    self.ttft_observer(now - request.submitted_at)
+            if event.finish_reason is not None:
+                self._finish(request, event)
+            else:
+                request.events.put_nowait(event)
+
+    def _finish(self, request: Request, event: StreamEvent) -> None:
+        if request.finished:
+            return
+        request.finished = True
+        self.live.discard(request)
+        request.events.put_nowait(event)
+
+    # ---- model-thread side -----------------------------------------------
+
+    def _send(self, batch: list[tuple[Request, StreamEvent]]) -> None:
+        if not batch or self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, batch)
+        except RuntimeError:  # the loop closed under us: nobody is listening
+            self._running = False
+
+    def _run(self) -> None:
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        batch = KVBatch(self.loaded.model, self.config.device)
+        with torch.inference_mode():
+            while self._running:
+                try:
+                    self._step(batch)
+                except Exception as exc:  # a failed step must not kill the service
+                    log.exception("inference step failed")
+                    failed = self._rows + list(self._waiting)
+                    self._rows, self._waiting = [], collections.deque()
+                    batch.keep([])
+                    self._send(
+                        [(r.request, StreamEvent("", r.generated, "error", str(exc)))
+                         for r in failed]
+                    )
+                self.running = len(self._rows)
+                self.queued = len(self._waiting) + self._incoming.qsize()
+        self._rows, self._waiting = [], collections.deque()
+        self.running = self.queued = 0
+
+    def _step(self, batch: KVBatch) -> None:
+        self._wake.clear()
+        while True:
+            try:
+                request = self._incoming.get_nowait()
+            except queue.Empty:
+                break
+            self.requests_total += 1
+            sampler = RowSampler(request.params)
+            text = TextStream(self.loaded.tokenizer, request.params.stop)
+            self._waiting.append(_Row(request, sampler, text))
+        out: list[tuple[Request, StreamEvent]] = []
+        for row in [r for r in self._waiting if r.request.cancelled]:
+            self._waiting.remove(row)
+            out.append((row.request, StreamEvent("", 0, "cancelled")))
+        self._drop(batch, out, lambda row: row.request.cancelled, "cancelled")
+        if not self._rows and not self._waiting:
+            self._send(out)
+            self._wake.wait(0.5)
+            return
+        joiners = self._admit()
+        if joiners:
+            logits = batch.prefill([r.request.prompt_ids for r in joiners], self._pad_id)
+            first = len(self._rows)
+            self._rows.extend(joiners)
+            tokens = sample(logits.float(), [r.sampler for r in joiners])
+            batch.set_last(tokens, first)
+            self._emit(joiners, tokens, out)
+            self._drop(batch, out, lambda row: row.done, None)
+        if self._rows:
+            logits = batch.decode()
+            tokens = sample(logits.float(), [r.sampler for r in self._rows])
+            batch.set_last(tokens)
+            self._emit(self._rows, tokens, out)
+            self._drop(batch, out, lambda row: row.done, None)
+        self._send(out)
+
+    def _admit(self) -> list[_Row]:
+        joiners: list[_Row] = []
+        prefill = 0
+        longest = max(
+            (len(r.request.prompt_ids) + r.request.params.max_tokens for r in self._rows),
+            default=0,
+        )
+        while self._waiting:
+            row = self._waiting[0]
+            need = len(row.request.prompt_ids) + row.request.params.max_tokens
+            rows = len(self._rows) + len(joiners) + 1
+            if rows > self.config.max_batch_size:
+                break
+            if rows * max(longest, need) > self.config.kv_cache_tokens:
+                break
+            if joiners and prefill + len(row.request.prompt_ids) > (
+                self.config.prefill_chunk_tokens
+            ):
+                break
+            self._waiting.popleft()
+            joiners.append(row)
+            prefill += len(row.request.prompt_ids)
+            longest = max(longest, need)
+        return joiners
+
+    def _emit(
+        self, rows: list[_Row], tokens: list[int], out: list[tuple[Request, StreamEvent]]
+    ) -> None:
+        now = time.perf_counter()
+        eos = self.loaded.eos_token_ids
+        for row, token in zip(rows, tokens, strict=True):
+            row.generated += 1
+            finish: str | None = None
+            if token in eos:
+                text = row.text.flush()
+                finish = "stop"
+            else:
+                text, stopped = row.text.push(token)
+                if stopped:
+                    finish = "stop"
+                elif row.generated >= row.request.params.max_tokens:
+                    text += row.text.flush()
+                    finish = "length"
+            if finish is not None:
+                row.done = True
+            if text or finish is not None or row.generated == 1:
+                out.append((row.request, StreamEvent(text, row.generated, finish)))
+        self.tokens_total += len(rows)
+        self.recent.append((now, len(rows)))
+
+    def _drop(
+        self,
+        batch: KVBatch,
+        out: list[tuple[Request, StreamEvent]],
+        gone: Callable[[_Row], bool],
+        reason: str | None,
+    ) -> None:
+        keep = [i for i, row in enumerate(self._rows) if not gone(row)]
+        if len(keep) == len(self._rows):
+            return
+        if reason is not None:
+            for row in self._rows:
+                if gone(row):
+                    out.append((row.request, StreamEvent("", row.generated, reason)))
+        self._rows = [self._rows[i] for i in keep]
+        batch.keep(keep)
