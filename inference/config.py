@@ -48,7 +48,9 @@ class InferenceConfig(BaseModel):
     max_prompt_tokens: int = Field(default=4096, ge=1)
     default_max_tokens: int = Field(default=512, ge=1)
     max_tokens_limit: int = Field(default=4096, ge=1)
-    max_queue: int = Field(default=256, ge=1, description="Waiting requests before 503.")
+    max_queue: int = Field(
+        default=256, ge=1, description="Waiting requests before 503."
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     prefill_chunk_tokens: int = Field(
         default=2048,

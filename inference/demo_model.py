@@ -112,7 +112,9 @@ def _stdlib_text(budget: int) -> list[str]:
         return texts
     for source in sorted(root.glob("*.py")) + sorted(root.glob("*/*.py")):
         relative = source.relative_to(root).parts
-        if relative[0] == "site-packages" or any(p.startswith("test") for p in relative):
+        if relative[0] == "site-packages" or any(
+            p.startswith("test") for p in relative
+        ):
             continue
         try:
             text = source.read_text("utf-8")
@@ -179,14 +181,15 @@ def build_random_model(
     target = Path(path)
     if is_valid_model(target):
         return target
-    dims = dict(DEMO_SHAPE if shape is None else shape)
+    dims: dict[str, Any] = dict(DEMO_SHAPE if shape is None else shape)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         if tokenizer_from is not None:
-            fast = PreTrainedTokenizerFast.from_pretrained(str(tokenizer_from))
+            fast: Any = PreTrainedTokenizerFast.from_pretrained(str(tokenizer_from))
         else:
-            fast = PreTrainedTokenizerFast(
+            factory: Any = PreTrainedTokenizerFast
+            fast = factory(
                 tokenizer_object=train_tokenizer(corpus()),
                 bos_token=None,
                 eos_token="<|im_end|>",

@@ -118,7 +118,9 @@ class Engine:
         self.running = 0
         self.tokens_total = 0
         self.requests_total = 0
-        self.recent: collections.deque[tuple[float, int]] = collections.deque(maxlen=512)
+        self.recent: collections.deque[tuple[float, int]] = collections.deque(
+            maxlen=512
+        )
         self.ttft_observer: Any = None
         pad = loaded.tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else 0)
@@ -141,14 +143,14 @@ class Engine:
         )
         self._thread.start()
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
         """Finish every request as cancelled and join the model thread."""
         if not self._running:
             return
         self._running = False
         self._wake.set()
         if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, timeout)
+            await asyncio.to_thread(self._thread.join, grace)
             self._thread = None
         for request in list(self.live):
             self._finish(request, StreamEvent("", 0, "cancelled", "engine stopped"))
@@ -229,8 +231,10 @@ class Engine:
                     self._rows, self._waiting = [], collections.deque()
                     batch.keep([])
                     self._send(
-                        [(r.request, StreamEvent("", r.generated, "error", str(exc)))
-                         for r in failed]
+                        [
+                            (r.request, StreamEvent("", r.generated, "error", str(exc)))
+                            for r in failed
+                        ]
                     )
                 self.running = len(self._rows)
                 self.queued = len(self._waiting) + self._incoming.qsize()
@@ -259,7 +263,9 @@ class Engine:
             return
         joiners = self._admit()
         if joiners:
-            logits = batch.prefill([r.request.prompt_ids for r in joiners], self._pad_id)
+            logits = batch.prefill(
+                [r.request.prompt_ids for r in joiners], self._pad_id
+            )
             first = len(self._rows)
             self._rows.extend(joiners)
             tokens = sample(logits.float(), [r.sampler for r in joiners])
@@ -278,7 +284,10 @@ class Engine:
         joiners: list[_Row] = []
         prefill = 0
         longest = max(
-            (len(r.request.prompt_ids) + r.request.params.max_tokens for r in self._rows),
+            (
+                len(r.request.prompt_ids) + r.request.params.max_tokens
+                for r in self._rows
+            ),
             default=0,
         )
         while self._waiting:
@@ -300,7 +309,10 @@ class Engine:
         return joiners
 
     def _emit(
-        self, rows: list[_Row], tokens: list[int], out: list[tuple[Request, StreamEvent]]
+        self,
+        rows: list[_Row],
+        tokens: list[int],
+        out: list[tuple[Request, StreamEvent]],
     ) -> None:
         now = time.perf_counter()
         eos = self.loaded.eos_token_ids

@@ -1,11 +1,11 @@
 """Exceptions of the inference service.
 
-    InferenceError
-    ├── ModelLoadError          the model or tokenizer cannot be loaded (names it)
-    ├── EngineStoppedError      a request reached an engine that is not running
-    ├── QueueFullError          too many waiting requests (HTTP 503)
-    └── RequestRejectedError    a request the engine cannot serve (HTTP 400)
-        └── PromptTooLongError  the prompt exceeds max_prompt_tokens or the cache
+InferenceError
+├── ModelLoadError          the model or tokenizer cannot be loaded (names it)
+├── EngineStoppedError      a request reached an engine that is not running
+├── QueueFullError          too many waiting requests (HTTP 503)
+└── RequestRejectedError    a request the engine cannot serve (HTTP 400)
+    └── PromptTooLongError  the prompt exceeds max_prompt_tokens or the cache
 """
 
 from __future__ import annotations

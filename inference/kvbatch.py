@@ -101,7 +101,10 @@ class KVBatch:
         )
         self.positions = torch.cat([self.positions, positions])
         self.last = torch.cat(
-            [self.last, torch.zeros(mask.shape[0], dtype=torch.long, device=self.device)]
+            [
+                self.last,
+                torch.zeros(mask.shape[0], dtype=torch.long, device=self.device),
+            ]
         )
 
     def keep(self, indices: list[int]) -> None:

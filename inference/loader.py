@@ -94,7 +94,9 @@ def load_model(
             AutoModelForCausalLM, target, dtype=resolve_dtype(config), **common
         )
     except (OSError, ValueError, ImportError, RuntimeError) as exc:
-        raise ModelLoadError(target, str(exc).splitlines()[0] or type(exc).__name__) from exc
+        raise ModelLoadError(
+            target, str(exc).splitlines()[0] or type(exc).__name__
+        ) from exc
     model.to(config.device)
     model.eval()
     if tokenizer.pad_token_id is None:
