@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 MARKER = "freechat-demo.json"
 VOCAB_SIZE = 8192
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Plain added tokens, as in Qwen3: decoded as text, so reasoning stays visible.
+THINK_TOKENS = ["<think>", "</think>"]
 # Qwen2's pre-tokenizer pattern (digits one by one, letters with one leading mark).
 PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
@@ -147,13 +149,14 @@ def train_tokenizer(texts: list[str]) -> Any:
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=VOCAB_SIZE - len(THINK_TOKENS),
         min_frequency=2,
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.add_tokens(THINK_TOKENS)
     return tokenizer
 
 

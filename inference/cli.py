@@ -1,0 +1,106 @@
+"""`freechat inference ...`: serve a model, or build the demo model.
+
+    freechat inference [serve] [--model ID_OR_PATH] [--host H] [--port P] ...
+    freechat inference demo-model PATH [--seed N]
+
+The bot's CLI calls `main(sys.argv[2:])`; `python -m inference` does the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .config import InferenceConfig
+from .exceptions import ModelLoadError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="freechat inference",
+        description="FreeChat's OpenAI-compatible streaming inference service.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="serve a model over HTTP (default)")
+    defaults = InferenceConfig()
+    serve.add_argument("--model", default=defaults.model, help="HF id or local folder")
+    serve.add_argument("--served-model-name", default=None)
+    serve.add_argument("--host", default=defaults.host)
+    serve.add_argument("--port", type=int, default=defaults.port)
+    serve.add_argument("--device", default=defaults.device)
+    serve.add_argument(
+        "--dtype",
+        default=defaults.dtype,
+        choices=["auto", "float32", "bfloat16", "float16"],
+    )
+    serve.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
+    serve.add_argument("--kv-cache-tokens", type=int, default=defaults.kv_cache_tokens)
+    serve.add_argument(
+        "--max-prompt-tokens", type=int, default=defaults.max_prompt_tokens
+    )
+    serve.add_argument("--num-threads", type=int, default=None)
+    serve.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="fail instead of serving the demo model when --model cannot be loaded",
+    )
+    serve.add_argument("--demo-model-dir", default=defaults.demo_model_dir)
+    serve.add_argument("--log-level", default="info")
+    demo = commands.add_parser("demo-model", help="build the tiny offline demo model")
+    demo.add_argument("path")
+    demo.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server import create_app
+    from .service import InferenceService
+
+    config = InferenceConfig(
+        model=args.model,
+        served_model_name=args.served_model_name,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        dtype=args.dtype,
+        max_batch_size=args.max_batch_size,
+        kv_cache_tokens=args.kv_cache_tokens,
+        max_prompt_tokens=args.max_prompt_tokens,
+        num_threads=args.num_threads,
+        fallback_to_demo=not args.no_fallback,
+        demo_model_dir=args.demo_model_dir,
+    )
+    service = InferenceService(config)
+    try:
+        # Load before serving, so a missing model is one clear line and exit 1.
+        service.loaded = service.load()
+    except ModelLoadError as exc:
+        print(f"freechat inference: {exc}", file=sys.stderr)
+        return 1
+    app = create_app(service, manage_lifespan=True)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run `freechat inference` with `argv` (the arguments after `inference`)."""
+    known = {"serve", "demo-model", "-h", "--help"}
+    if not argv or argv[0] not in known:
+        argv = ["serve", *argv]
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "demo-model":
+        from .demo_model import build_demo_model
+
+        print(build_demo_model(args.path, seed=args.seed))
+        return 0
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
