@@ -117,6 +117,8 @@ class Engine:
         self.queued = 0
         self.running = 0
         self.tokens_total = 0
+        self.cache_tokens = 0
+        self.cache_tokens_peak = 0
         self.requests_total = 0
         self.recent: collections.deque[tuple[float, int]] = collections.deque(
             maxlen=512
@@ -237,6 +239,8 @@ class Engine:
                         ]
                     )
                 self.running = len(self._rows)
+                self.cache_tokens = batch.rows * batch.length
+                self.cache_tokens_peak = max(self.cache_tokens_peak, self.cache_tokens)
                 self.queued = len(self._waiting) + self._incoming.qsize()
         self._rows, self._waiting = [], collections.deque()
         self.running = self.queued = 0

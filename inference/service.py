@@ -40,6 +40,10 @@ class _EngineCollector(Collector):
         figures = {
             "queue_depth": (engine.queued if engine else 0, "Requests waiting."),
             "running_requests": (engine.running if engine else 0, "Rows decoding."),
+            "kv_cache_tokens": (
+                engine.cache_tokens if engine else 0,
+                "KV cache slots in use (rows x padded length).",
+            ),
             "tokens_per_second": (
                 engine.tokens_per_second() if engine else 0.0,
                 "Generated tokens per second over the last 5 s.",
