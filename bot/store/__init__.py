@@ -59,7 +59,8 @@ async def init_store(url: str, *, apply_migrations: bool = True) -> None:
     try:
         if apply_migrations:
             await migrate(url)
-        await Tortoise.init(config=tortoise_config(url))
+        # request handlers run in other tasks than start-up: share the context
+        await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     except (OSError, ConnectionError) as exc:
         raise StoreError(f"database.url: cannot connect ({exc})") from exc
 

@@ -1,0 +1,1 @@
+"""FreeChat's platform adapters: one package per platform."""

@@ -1,0 +1,117 @@
+"""The NoneBot adapter of the web chat: authenticates the socket with the session
+cookie (and checks ``Origin``), then hands frames to a :class:`Connection`."""
+
+from __future__ import annotations
+
+import logging
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from nonebot.adapters import Adapter as BaseAdapter
+from nonebot.drivers import URL, ASGIMixin, Driver, WebSocket, WebSocketServerSetup
+from nonebot.exception import WebSocketClosed
+from typing_extensions import override
+
+from bot.context import ChatContext
+from bot.platform import Platform, register_platform
+from bot.runtime import get_runtime
+from webui import auth
+from webui.exceptions import AuthError
+
+from .bot import Bot
+from .connection import Connection
+from .event import WebMessageEvent
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/api/chat/ws"
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+SELF_ID = "web"
+
+
+class Adapter(BaseAdapter):
+    @override
+    def __init__(self, driver: Driver, **kwargs: Any) -> None:
+        super().__init__(driver, **kwargs)
+        if not isinstance(driver, ASGIMixin):
+            raise RuntimeError("the web adapter needs an ASGI driver (FastAPI)")
+        self.setup_websocket_server(
+            WebSocketServerSetup(URL(WS_PATH), "web_chat", self._handle_ws)
+        )
+        self.bot = Bot(self, SELF_ID)
+        self.connections: set[Connection] = set()
+        register_platform(
+            Platform(
+                adapter=self.get_name(),
+                context_factory=self._context,
+                deliver=self._deliver,
+                style="stream",
+            )
+        )
+        driver.on_startup(self._on_startup)
+
+    async def _on_startup(self) -> None:
+        self.bot_connect(self.bot)
+
+    @classmethod
+    @override
+    def get_name(cls) -> str:
+        return "Web"
+
+    @override
+    async def _call_api(self, bot: Any, api: str, **data: Any) -> Any:
+        raise NotImplementedError("the web chat has no API")
+
+    async def _handle_ws(self, ws: WebSocket) -> None:
+        headers = ws.request.headers
+        origin = headers.get("origin")
+        if origin and urlsplit(origin).netloc != headers.get("host", ""):
+            await ws.close(CLOSE_FORBIDDEN, "cross-origin socket refused")
+            return
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except CookieError:
+            cookie = SimpleCookie()
+        morsel = cookie.get(auth.SESSION_COOKIE)
+        try:
+            session = await auth.verify_session(
+                get_runtime().settings, morsel.value if morsel else None
+            )
+        except AuthError:
+            await ws.close(CLOSE_UNAUTHORIZED, "sign in first")
+            return
+        await ws.accept()
+        conn = Connection(ws, session.user.name, self.bot)
+        self.connections.add(conn)
+        try:
+            while True:
+                await conn.on_frame(await ws.receive())
+        except WebSocketClosed:
+            pass
+        finally:
+            self.connections.discard(conn)
+            await conn.close()
+
+    async def _context(self, bot: Any, event: Any) -> ChatContext | None:
+        if not isinstance(event, WebMessageEvent):
+            return None
+        return ChatContext(
+            platform="web",
+            user_id=event.user,
+            text=event.text,
+            session_id=f"web:conv:{event.conversation_id}",
+            message_id=event.client_id,
+            bot_id=SELF_ID,
+            extra={
+                "conversation_id": event.conversation_id,
+                "owner": f"web:{event.user}",
+            },
+        )
+
+    async def _deliver(self, bot: Any, event: Any, ctx: ChatContext) -> None:
+        if not isinstance(event, WebMessageEvent) or event._connection is None:
+            raise TypeError("the web adapter delivers web events only")
+        await event._connection.deliver(event, ctx)

@@ -1,0 +1,1 @@
+"""FreeChat's built-in NoneBot plugins."""

@@ -1,0 +1,72 @@
+"""The chat plugin: answers every message no other matcher took, through the
+middleware chain and the model, for any adapter that registered a platform."""
+
+from __future__ import annotations
+
+import logging
+
+from nonebot import get_plugin_config, on_message
+from nonebot.adapters import Bot, Event
+from nonebot.plugin import PluginMetadata
+
+from bot.chain import chain
+from bot.metrics import ERRORS, MESSAGES_IN, SHED
+from bot.platform import get_platform
+from bot.runtime import get_runtime
+
+from .config import Config
+from .core import Admission, run_chain
+
+__plugin_meta__ = PluginMetadata(
+    name="chat",
+    description="Answers messages with the LLM through the middleware chain",
+    usage="Talk to the bot; in groups, mention it or use the configured prefix.",
+    type="application",
+    config=Config,
+)
+
+log = logging.getLogger(__name__)
+config = get_plugin_config(Config)
+_admission: Admission | None = None
+
+chat = on_message(priority=99, block=True)
+
+
+def _admission_for(limit: int) -> Admission:
+    global _admission
+    if _admission is None:
+        _admission = Admission(limit)
+    return _admission
+
+
+@chat.handle()
+async def handle_chat(bot: Bot, event: Event) -> None:
+    platform = get_platform(bot.adapter.get_name())
+    if platform is None:
+        return
+    ctx = await platform.context_factory(bot, event)
+    if ctx is None:
+        return
+    rt = get_runtime()
+    settings = rt.settings
+    MESSAGES_IN.labels(ctx.platform).inc()
+    admission = _admission_for(settings.server.max_in_flight)
+    if not admission.try_enter():
+        SHED.labels(ctx.platform).inc()
+        ctx.respond(config.chat_busy_message, reason="overload")
+        await platform.deliver(bot, event, ctx)
+        return
+    try:
+        if len(ctx.text) > settings.server.max_message_chars:
+            ctx.respond(config.chat_too_long_message, reason="too_long")
+        else:
+            ctx.max_tokens = ctx.max_tokens or settings.llm.max_tokens
+            ctx.system_prompt = ctx.system_prompt or settings.llm.system_prompt
+            await run_chain(ctx, chain, rt.llm, error_message=config.chat_error_message)
+        await platform.deliver(bot, event, ctx)
+    except Exception:
+        ERRORS.labels("delivery").inc()
+        log.exception("answering %s on %s failed", ctx.trace_id, ctx.platform)
+        raise
+    finally:
+        admission.leave()

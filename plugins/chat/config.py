@@ -1,0 +1,16 @@
+"""Settings of the chat plugin (``plugins: {chat: {...}}``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Config(BaseModel):
+    #: answer sent when too much work is in flight
+    chat_busy_message: str = (
+        "I'm busy right now, please try again in a moment. 稍后再试。"
+    )
+    #: answer sent when a message is longer than server.max_message_chars
+    chat_too_long_message: str = "Your message is too long. 消息太长了。"
+    #: answer sent when something unexpected failed
+    chat_error_message: str = "Something went wrong. Please try again. 出错了，请重试。"

@@ -1,0 +1,79 @@
+"""The chat pipeline without NoneBot: admission, the model as the chain's innermost
+step, and running the chain for one context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from bot.chain import MiddlewareChain
+from bot.context import ChatContext, ReplyChunk
+from bot.exceptions import FreeChatError, LLMError
+from bot.llm import LLMClient, StreamInfo
+from bot.metrics import ERRORS, IN_FLIGHT, LLM_TTFT
+
+log = logging.getLogger(__name__)
+
+
+class Admission:
+    """A non-blocking bound on work in flight: excess work is refused, not queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    def try_enter(self) -> bool:
+        if self.in_flight >= self.limit:
+            return False
+        self.in_flight += 1
+        IN_FLIGHT.inc()
+        return True
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        IN_FLIGHT.dec()
+
+
+async def model_stream(ctx: ChatContext, llm: LLMClient) -> AsyncIterator[ReplyChunk]:
+    """The model's answer for ``ctx``; a failure becomes a clear text for the user."""
+    info = StreamInfo()
+    try:
+        async for chunk in llm.stream(
+            ctx.prompt(),
+            model=ctx.model,
+            max_tokens=ctx.max_tokens,
+            temperature=ctx.temperature,
+            user=ctx.user_key,
+            info=info,
+        ):
+            yield chunk
+        ctx.extra["finish_reason"] = info.finish_reason or "stop"
+    except LLMError as exc:
+        ERRORS.labels("llm").inc()
+        log.warning("model call failed for %s: %s", ctx.trace_id, exc)
+        ctx.extra["finish_reason"] = "error"
+        ctx.extra["error"] = str(exc)
+        yield ReplyChunk(text=exc.user_message)
+    finally:
+        ctx.usage.prompt_tokens = info.usage.prompt_tokens
+        ctx.usage.completion_tokens = info.usage.completion_tokens
+        ctx.extra["model"] = info.model
+        if info.ttft is not None:
+            LLM_TTFT.observe(info.ttft)
+
+
+async def run_chain(
+    ctx: ChatContext, chain: MiddlewareChain, llm: LLMClient, *, error_message: str
+) -> None:
+    """Run ``chain`` for ``ctx`` with the model innermost; errors become a reply."""
+
+    async def terminal(c: ChatContext) -> None:
+        c.reply = model_stream(c, llm)
+
+    try:
+        await chain.run(ctx, terminal)
+    except FreeChatError as exc:
+        ERRORS.labels(type(exc).__name__).inc()
+        log.warning("chain stopped for %s: %s", ctx.trace_id, exc)
+        ctx.extra["finish_reason"] = "error"
+        ctx.respond(getattr(exc, "user_message", error_message), reason="error")

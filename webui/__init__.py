@@ -1,0 +1,34 @@
+"""The web app: the HTTP API (auth, conversations, info) and the built front end."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot.settings import Settings
+
+from .api import router
+from .auth import announce_setup_link
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def setup_webui(app: FastAPI, settings: Settings) -> None:
+    """Mount the API and, when built, the UI at ``/``."""
+    app.include_router(router)
+    import nonebot
+
+    async def _announce() -> None:
+        await announce_setup_link(settings)
+
+    nonebot.get_driver().on_startup(_announce)
+    if (STATIC_DIR / "index.html").exists():
+        # StaticFiles resolves paths inside its directory only (no traversal)
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
+    else:
+        log.warning("web UI is not built (webui/static missing): API only")

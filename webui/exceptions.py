@@ -1,0 +1,21 @@
+"""Web app errors.
+
+::
+
+    WebUIError
+    └── AuthError   bad credentials, session or token (maps to 401/403/429)
+"""
+
+from __future__ import annotations
+
+from bot.exceptions import FreeChatError
+
+
+class WebUIError(FreeChatError):
+    """Base of web app errors."""
+
+
+class AuthError(WebUIError):
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
