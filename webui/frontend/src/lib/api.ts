@@ -107,6 +107,7 @@ export const api = {
   setup: (token: string, username: string, password: string) =>
     request<{ user: User }>('POST', '/api/auth/setup', { token, username, password }),
   logout: () => request<void>('POST', '/api/auth/logout'),
+  me: () => request<{ user: User }>('GET', '/api/auth/me'),
   info: () => request<Info>('GET', '/api/info'),
   conversations: () =>
     request<{ items: ConversationSummary[] }>('GET', '/api/conversations'),
