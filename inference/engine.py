@@ -238,10 +238,7 @@ class Engine:
                             for r in failed
                         ]
                     )
-                self.running = len(self._rows)
-                self.cache_tokens = batch.rows * batch.length
-                self.cache_tokens_peak = max(self.cache_tokens_peak, self.cache_tokens)
-                self.queued = len(self._waiting) + self._incoming.qsize()
+                self._publish(batch)
         self._rows, self._waiting = [], collections.deque()
         self.running = self.queued = 0
 
@@ -262,6 +259,7 @@ class Engine:
             out.append((row.request, StreamEvent("", 0, "cancelled")))
         self._drop(batch, out, lambda row: row.request.cancelled, "cancelled")
         if not self._rows and not self._waiting:
+            self._publish(batch)
             self._send(out)
             self._wake.wait(0.5)
             return
@@ -282,7 +280,15 @@ class Engine:
             batch.set_last(tokens)
             self._emit(self._rows, tokens, out)
             self._drop(batch, out, lambda row: row.done, None)
+        self._publish(batch)
         self._send(out)
+
+    def _publish(self, batch: KVBatch) -> None:
+        # Figures first, events second: a consumer that sees an event sees these.
+        self.running = len(self._rows)
+        self.queued = len(self._waiting) + self._incoming.qsize()
+        self.cache_tokens = batch.rows * batch.length
+        self.cache_tokens_peak = max(self.cache_tokens_peak, self.cache_tokens)
 
     def _admit(self) -> list[_Row]:
         joiners: list[_Row] = []

@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from .config import InferenceConfig
 from .exceptions import ModelLoadError
 
 log = logging.getLogger(__name__)
+
+# Files a causal LM needs; skips duplicate weight formats (.bin, .pth, onnx, gguf).
+_WANTED = [
+    "*.json",
+    "*.safetensors",
+    "*.txt",
+    "*.model",
+    "*.jinja",
+    "*.tiktoken",
+    "*.py",
+]
 
 
 @dataclass(frozen=True)
@@ -47,17 +60,52 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
-    """Cache first, network second (unless offline), for one Auto* class."""
-    if Path(source).is_dir():
-        return cls.from_pretrained(source, **kwargs)
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub endpoint answers a TCP connect (assumed when a proxy is set)."""
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return True
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
-        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+        socket.create_connection((endpoint.hostname or "", port), timeout).close()
     except OSError:
-        if _offline():
-            raise
+        return False
+    return True
+
+
+def resolve_source(source: str, revision: str | None = None) -> Path:
+    """A local folder holding `source`: the folder itself, the cache, or a download.
+
+    The cache is tried first and the network only when it misses, unless
+    `HF_HUB_OFFLINE` is set or the hub cannot be reached (checked with one quick
+    connect, so an offline machine fails in seconds, not after minutes of retries).
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if source.startswith(("/", ".", "~")) or source.count("/") != 1:
+        raise ModelLoadError(source, "no such folder, and not a Hugging Face id")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(source, revision=revision, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    except HFValidationError as exc:
+        raise ModelLoadError(source, str(exc).splitlines()[0]) from exc
+    if _offline():
+        raise ModelLoadError(source, "not in the local cache and HF_HUB_OFFLINE is set")
+    if not _hub_reachable():
+        raise ModelLoadError(
+            source, "not in the local cache and the Hugging Face hub cannot be reached"
+        )
     log.info("model %s is not in the local cache; downloading", source)
-    return cls.from_pretrained(source, **kwargs)
+    try:
+        folder = snapshot_download(source, revision=revision, allow_patterns=_WANTED)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(source, str(exc).splitlines()[0]) from exc
+    return Path(folder)
 
 
 def eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -85,18 +133,16 @@ def load_model(
     target = source or config.model
     started = time.perf_counter()
     log.info("loading model %s on %s", target, config.device)
-    common: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
-    if config.revision and not Path(target).is_dir():
-        common["revision"] = config.revision
+    folder = str(resolve_source(target, config.revision))
+    remote = {"trust_remote_code": config.trust_remote_code}
     try:
-        tokenizer = _from_pretrained(AutoTokenizer, target, **common)
-        model = _from_pretrained(
-            AutoModelForCausalLM, target, dtype=resolve_dtype(config), **common
+        tokenizer: Any = AutoTokenizer.from_pretrained(folder, **remote)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=resolve_dtype(config), **remote
         )
-    except (OSError, ValueError, ImportError, RuntimeError) as exc:
-        raise ModelLoadError(
-            target, str(exc).splitlines()[0] or type(exc).__name__
-        ) from exc
+    except (OSError, ValueError, ImportError, RuntimeError, KeyError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(target, reason) from exc
     model.to(config.device)
     model.eval()
     if tokenizer.pad_token_id is None:

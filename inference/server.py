@@ -180,6 +180,7 @@ def create_app(service: InferenceService, *, manage_lifespan: bool = False) -> F
         title="FreeChat inference",
         lifespan=lifespan if manage_lifespan else None,
     )
+    app.state.service = service
     app.add_middleware(BodyLimit, limit=service.config.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InferenceError, _inference_error)
