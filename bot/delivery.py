@@ -13,6 +13,7 @@ Reasoning text is only passed to stream sinks; the others drop it.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -21,7 +22,8 @@ from .context import ReplyChunk
 
 SendText = Callable[[str], Awaitable[None]]
 
-_SENTENCE_ENDS = "。！？!?；;\n"
+# a CJK sentence end, or a Latin one followed by a space (not "3.14")
+_SENTENCE_END = re.compile(r"[。！？；…]|[.!?;](?=\s)")
 
 
 class StreamSink(Protocol):
@@ -77,7 +79,8 @@ def split_text(text: str, max_chars: int) -> list[str]:
         window = rest[:max_chars]
         cut = window.rfind("\n")
         if cut < max_chars // 2:
-            best = max(window.rfind(ch) for ch in _SENTENCE_ENDS)
+            ends = [m.start() for m in _SENTENCE_END.finditer(window)]
+            best = ends[-1] if ends else -1
             cut = best if best >= max_chars // 2 else max_chars - 1
         pieces.append(rest[: cut + 1].rstrip())
         rest = rest[cut + 1 :].lstrip("\n")

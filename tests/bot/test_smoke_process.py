@@ -23,7 +23,9 @@ async def test_health_ready_metrics(bot) -> None:
         assert "freechat_messages_in_total" in metrics
 
 
-async def test_openai_client_streams_through_the_bot(bot, openai_stub: OpenAIStub) -> None:
+async def test_openai_client_streams_through_the_bot(
+    bot, openai_stub: OpenAIStub
+) -> None:
     bot.cli("user", "add", "alice", input="correct horse battery\n")
     key = bot.cli("token", "create", "--user", "alice")
     assert key.startswith("fc-")
@@ -47,7 +49,10 @@ async def test_openai_client_streams_through_the_bot(bot, openai_stub: OpenAIStu
     assert len(pieces) > 3
     assert usage is not None
     assert usage.completion_tokens > 0
-    assert openai_stub.requests[-1]["messages"][-1] == {"role": "user", "content": "hello"}
+    assert openai_stub.requests[-1]["messages"][-1] == {
+        "role": "user",
+        "content": "hello",
+    }
 
 
 async def test_wrong_api_key_is_401(bot) -> None:

@@ -99,7 +99,9 @@ class OpenAIStub:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -121,9 +123,10 @@ class OpenAIStub:
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        st = self.state  # a reset during this request must not skew the new counters
         body = await request.json()
-        self.state.requests.append(body)
-        s = self.state.scripts.pop(0) if self.state.scripts else self.state.default
+        st.requests.append(body)
+        s = st.scripts.pop(0) if st.scripts else st.default
         if s.status != 200:
             return web.json_response(
                 {"error": {"message": "scripted failure", "type": "server_error"}},
@@ -134,7 +137,7 @@ class OpenAIStub:
         ]
         if not body.get("stream"):
             await asyncio.sleep(s.delay * len(pieces))
-            self.state.completed += 1
+            st.completed += 1
             return web.json_response(
                 {
                     "id": "chatcmpl-stub",
@@ -152,7 +155,7 @@ class OpenAIStub:
             )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        self.state.open_streams += 1
+        st.open_streams += 1
         try:
             if s.reasoning:
                 await self._send(resp, {"reasoning_content": s.reasoning})
@@ -172,12 +175,12 @@ class OpenAIStub:
                     + b"\n\n"
                 )
             await resp.write(b"data: [DONE]\n\n")
-            self.state.completed += 1
+            st.completed += 1
         except (ConnectionResetError, asyncio.CancelledError):
-            self.state.disconnects += 1
+            st.disconnects += 1
             raise
         finally:
-            self.state.open_streams -= 1
+            st.open_streams -= 1
         return resp
 
     @staticmethod

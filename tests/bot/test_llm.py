@@ -1,0 +1,138 @@
+"""The LLM client against a real streaming server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.context import ReplyChunk
+from bot.exceptions import LLMBadResponse, LLMTimeout, LLMUnavailable
+from bot.llm import LLMClient, StreamInfo, ThinkSplitter
+from bot.registry import Endpoint, StaticRegistry
+from bot.settings import LLMSettings
+from tests.conftest import free_port
+from tests.fakes.openai_stub import OpenAIStub
+
+
+def client(*urls: str, **overrides) -> LLMClient:
+    settings = LLMSettings(model="stub-model", **overrides)
+    return LLMClient(StaticRegistry([Endpoint(u) for u in urls]), settings)
+
+
+async def drain(llm: LLMClient, info: StreamInfo | None = None) -> list[ReplyChunk]:
+    return [c async for c in llm.stream([{"role": "user", "content": "hi"}], info=info)]
+
+
+async def test_streams_text_and_usage(openai_stub: OpenAIStub) -> None:
+    openai_stub.script("Hello there, world.", reasoning="thinking...")
+    llm = client(openai_stub.base_url)
+    info = StreamInfo()
+    chunks = await drain(llm, info)
+    await llm.close()
+    assert "".join(c.text for c in chunks) == "Hello there, world."
+    assert "".join(c.reasoning for c in chunks) == "thinking..."
+    assert len(chunks) > 3
+    assert info.usage.completion_tokens == len("Hello there, world.")
+    assert info.finish_reason == "stop"
+    assert info.ttft is not None
+    assert openai_stub.requests[0]["stream_options"] == {"include_usage": True}
+
+
+async def test_think_tags_become_reasoning(openai_stub: OpenAIStub) -> None:
+    openai_stub.script("<think>hmm, let me see</think>The answer is 4.", chunk_chars=2)
+    llm = client(openai_stub.base_url)
+    chunks = await drain(llm)
+    await llm.close()
+    assert "".join(c.text for c in chunks) == "The answer is 4."
+    assert "".join(c.reasoning for c in chunks) == "hmm, let me see"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
+def test_think_splitter_any_chunking(size: int) -> None:
+    text = "a<think>b<c</think>d<thin"
+    s = ThinkSplitter()
+    out = [s.feed(text[i : i + size]) for i in range(0, len(text), size)]
+    out.append(s.flush())
+    assert "".join(c.text for c in out) == "ad<thin"
+    assert "".join(c.reasoning for c in out) == "b<c"
+
+
+async def test_fails_over_before_first_token(openai_stub: OpenAIStub) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    openai_stub.script("from the live one")
+    llm = client(dead, openai_stub.base_url)
+    chunks = await drain(llm)
+    assert "".join(c.text for c in chunks) == "from the live one"
+    await llm.close()
+
+
+async def test_circuit_opens_after_failures(openai_stub: OpenAIStub) -> None:
+    for _ in range(3):
+        openai_stub.script(status=503)
+    llm = client(openai_stub.base_url, circuit_failures=3, circuit_reset=60)
+    for _ in range(3):
+        with pytest.raises(LLMUnavailable):
+            await drain(llm)
+    assert llm.circuit_open()
+    await llm.close()
+
+
+async def test_client_errors_are_not_retried(openai_stub: OpenAIStub) -> None:
+    openai_stub.script(status=400)
+    llm = client(openai_stub.base_url)
+    with pytest.raises(LLMBadResponse):
+        await drain(llm)
+    assert len(openai_stub.requests) == 1
+    await llm.close()
+
+
+async def test_first_token_timeout(openai_stub: OpenAIStub) -> None:
+    openai_stub.script("never", hang_after=0)
+    llm = client(openai_stub.base_url, first_token_timeout=0.5)
+    with pytest.raises(LLMTimeout):
+        await drain(llm)
+    await llm.close()
+    assert openai_stub.wait_for(lambda: openai_stub.open_streams == 0, 5)
+
+
+async def test_stall_mid_answer_times_out(openai_stub: OpenAIStub) -> None:
+    openai_stub.script("abcdefghijkl", hang_after=2)
+    llm = client(openai_stub.base_url, idle_timeout=0.5)
+    got: list[str] = []
+    with pytest.raises(LLMTimeout):
+        async for chunk in llm.stream([{"role": "user", "content": "x"}]):
+            got.append(chunk.text)
+    assert "".join(got) == "abcdef"
+    await llm.close()
+
+
+async def test_cancel_closes_upstream_quickly(openai_stub: OpenAIStub) -> None:
+    openai_stub.script("x" * 300, delay=0.05, chunk_chars=1)
+    llm = client(openai_stub.base_url)
+
+    async def consume() -> None:
+        async for _ in llm.stream([{"role": "user", "content": "x"}]):
+            pass
+
+    task = asyncio.create_task(consume())
+    assert await asyncio.to_thread(
+        openai_stub.wait_for, lambda: openai_stub.open_streams == 1, 5
+    )
+    await asyncio.sleep(0.2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    t0 = asyncio.get_running_loop().time()
+    closed = await asyncio.to_thread(
+        openai_stub.wait_for, lambda: openai_stub.disconnects == 1, 5
+    )
+    assert closed
+    assert asyncio.get_running_loop().time() - t0 < 1.0
+    await llm.close()
+
+
+async def test_no_endpoint_is_a_clear_error() -> None:
+    llm = client()
+    with pytest.raises(LLMUnavailable):
+        await drain(llm)
+    await llm.close()

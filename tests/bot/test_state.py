@@ -1,0 +1,109 @@
+"""One suite, two stores: every StateStore behaviour on memory:// and on real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.exceptions import StateError
+from bot.state import MemoryState, StateStore, open_state
+from bot.state.redis import RedisState
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def state(request, redis_url: str, redis_prefix: str):
+    store: StateStore = (
+        MemoryState()
+        if request.param == "memory"
+        else RedisState(redis_url, prefix=redis_prefix)
+    )
+    yield store
+    await store.close()
+
+
+async def test_claim_is_once(state: StateStore) -> None:
+    results = await asyncio.gather(*(state.claim("msg:1", 30) for _ in range(20)))
+    assert results.count(True) == 1
+    assert await state.claim("msg:2", 30) is True
+
+
+async def test_claim_expires(state: StateStore) -> None:
+    assert await state.claim("short", 0.2)
+    assert not await state.claim("short", 0.2)
+    await asyncio.sleep(0.35)
+    assert await state.claim("short", 0.2)
+
+
+async def test_get_set_delete_ttl(state: StateStore) -> None:
+    assert await state.get("k") is None
+    await state.set("k", "v")
+    assert await state.get("k") == "v"
+    await state.set("t", "x", ttl=0.2)
+    await asyncio.sleep(0.35)
+    assert await state.get("t") is None
+    await state.delete("k")
+    assert await state.get("k") is None
+
+
+async def test_incr(state: StateStore) -> None:
+    assert await state.incr("c") == 1
+    assert await state.incr("c", 5) == 6
+    assert await state.incr("c", -2) == 4
+
+
+async def test_hit_sliding_window(state: StateStore) -> None:
+    allowed = [(await state.hit("rl", 3, 1.0)).allowed for _ in range(5)]
+    assert allowed == [True, True, True, False, False]
+    refused = await state.hit("rl", 3, 1.0)
+    assert 0 < refused.retry_after <= 1.0
+    await asyncio.sleep(1.05)
+    assert (await state.hit("rl", 3, 1.0)).allowed
+
+
+async def test_hit_is_atomic_under_concurrency(state: StateStore) -> None:
+    results = await asyncio.gather(*(state.hit("burst", 10, 60) for _ in range(50)))
+    assert sum(r.allowed for r in results) == 10
+
+
+async def test_reserve_never_exceeds_limit(state: StateStore) -> None:
+    results = await asyncio.gather(*(state.reserve("budget", 7, 50) for _ in range(30)))
+    granted = [r for r in results if r.ok]
+    assert len(granted) == 7  # 7 * 7 = 49 <= 50 < 56
+    assert int(await state.get("budget") or 0) == 49
+
+
+async def test_publish_subscribe(state: StateStore) -> None:
+    sub = await state.subscribe("changes")
+    other = await state.subscribe("elsewhere")
+    await state.publish("changes", {"kind": "words", "n": 1})
+    msg = await asyncio.wait_for(anext(sub), 3)
+    assert msg == {"kind": "words", "n": 1}
+    assert other.queue.empty()
+    await sub.close()
+    await other.close()
+
+
+async def test_ping(state: StateStore) -> None:
+    assert await state.ping()
+
+
+async def test_redis_down_falls_back_and_budgets_fail_closed(redis_prefix: str) -> None:
+    dead = RedisState("redis://127.0.0.1:1/0", prefix=redis_prefix)
+    try:
+        assert await dead.claim("x", 10) is True  # in-process fallback answers
+        assert await dead.claim("x", 10) is False
+        assert dead.degraded
+        with pytest.raises(StateError):
+            await dead.reserve("budget", 1, 10)
+        assert not await dead.ping()
+    finally:
+        await dead.close()
+
+
+def test_open_state_rejects_unknown_scheme() -> None:
+    from bot.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"state\.url"):
+        open_state("mongodb://x")
+    assert isinstance(open_state("memory://"), MemoryState)
