@@ -39,7 +39,7 @@ import xmltodict
 from wechatpy.replies import TextReply
 
 from bot.delivery import split_text
-from bot.metrics import MESSAGES_IN, MESSAGES_OUT
+from bot.metrics import MESSAGES_OUT
 from bot.state import StateStore
 
 from .config import Config, MPAccount
@@ -237,7 +237,6 @@ class CallbackHandler:
         deadline = start + self.config.mp_passive_timeout
         if not await state.claim(key, self.config.mp_dedup_ttl):
             return await self._await_other(event, key, fmt, encrypted, deadline)
-        MESSAGES_IN.labels("mp").inc()
         loop = asyncio.get_running_loop()
         slot = PassiveSlot(loop.create_future(), loop.create_future(), fmt, encrypted)
         event._slot = slot

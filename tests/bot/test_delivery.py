@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -82,7 +83,7 @@ async def test_segments_sent_as_paragraphs_finish() -> None:
     )
     assert full == text
     assert [t for _, t in sent] == ["One.", "Two.", "Three."]
-    gaps = [b[0] - a[0] for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(sent)]
     assert all(g >= 0.045 for g in gaps)
 
 

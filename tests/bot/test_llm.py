@@ -100,9 +100,13 @@ async def test_stall_mid_answer_times_out(openai_stub: OpenAIStub) -> None:
     openai_stub.script("abcdefghijkl", hang_after=2)
     llm = client(openai_stub.base_url, idle_timeout=0.5)
     got: list[str] = []
-    with pytest.raises(LLMTimeout):
+
+    async def consume() -> None:
         async for chunk in llm.stream([{"role": "user", "content": "x"}]):
             got.append(chunk.text)
+
+    with pytest.raises(LLMTimeout):
+        await consume()
     assert "".join(got) == "abcdef"
     await llm.close()
 
