@@ -1,0 +1,62 @@
+"""Rate limits and access control.
+
+Two middleware: ``access`` at :data:`bot.orders.ACCESS` refuses banned users (the
+``Ban`` table) and stays silent in groups where the chat is switched off
+(``PluginSwitch`` rows for plugin ``chat``); ``rate_limit`` at
+:data:`bot.orders.RATE_LIMIT` counts requests per user, per group and globally in
+sliding windows of the shared state and tells the user how long to wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nonebot import get_driver, get_plugin_config
+from nonebot.plugin import PluginMetadata
+
+from bot import orders
+from bot.chain import chain
+
+from .access import AccessService, make_access_middleware, publish_access_change
+from .config import Config
+from .middleware import make_rate_limit_middleware
+
+__all__ = ["Config", "access_service", "publish_access_change"]
+
+__plugin_meta__ = PluginMetadata(
+    name="rate_limit",
+    description="Requests per window per user, group and globally; bans",
+    usage="Configure plugins.rate_limit.{user,group,global}[_window]; /ban, /unban.",
+    type="application",
+    config=Config,
+)
+
+config = get_plugin_config(Config)
+access_service = AccessService(config)
+_disposers: list[Callable[[], None]] = []
+driver = get_driver()
+
+
+@driver.on_startup
+async def _start() -> None:
+    _disposers.append(
+        chain.register(
+            make_access_middleware(access_service, config),
+            order=orders.ACCESS,
+            name="access",
+        )
+    )
+    _disposers.append(
+        chain.register(
+            make_rate_limit_middleware(config),
+            order=orders.RATE_LIMIT,
+            name="rate_limit",
+        )
+    )
+
+
+@driver.on_shutdown
+async def _stop() -> None:
+    while _disposers:
+        _disposers.pop()()
+    await access_service.stop()

@@ -1,0 +1,114 @@
+"""Access checks (order ACCESS): banned users and the chat switched off for a group.
+
+Lookups are cached for ``rate_limit_access_cache`` seconds; admins who ban, unban or
+switch call :func:`publish_access_change` so every instance drops its cache at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from tortoise.exceptions import BaseORMException
+
+from bot.chain import Middleware, NextFn
+from bot.context import ChatContext
+from bot.runtime import get_runtime
+from bot.state import StateStore, Subscription
+from bot.store.models import Ban, PluginSwitch
+
+from .config import Config
+from .core import TTLCache, ban_active
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "access"
+
+
+async def publish_access_change(
+    kind: str, key: str = "", *, state: StateStore | None = None
+) -> None:
+    await (state or get_runtime().state).publish(CHANNEL, {"kind": kind, "key": key})
+
+
+class AccessService:
+    """Cached ban and switch lookups, invalidated by the ``access`` feed."""
+
+    def __init__(self, config: Config, *, state: StateStore | None = None) -> None:
+        self.config = config
+        self.state = state
+        self.bans = TTLCache(config.rate_limit_access_cache)
+        self.switches = TTLCache(config.rate_limit_access_cache)
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def start(self) -> None:
+        """Watch the feed (idempotent)."""
+        if self._task is None:
+            state = self.state or get_runtime().state
+            self._sub = await state.subscribe(CHANNEL)
+            self._task = asyncio.create_task(self._watch(self._sub), name="access-feed")
+
+    async def _watch(self, sub: Subscription) -> None:
+        async for _message in sub:
+            self.bans.clear()
+            self.switches.clear()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+
+    async def banned(self, user_key: str) -> bool:
+        cached = self.bans.get(user_key)
+        if cached is not None:
+            return cached
+        ban = await Ban.get_or_none(user_key=user_key)
+        value = ban is not None and ban_active(ban.until)
+        self.bans.put(user_key, value)
+        return value
+
+    async def chat_enabled(self, group_key: str | None) -> bool:
+        key = group_key or "global"
+        cached = self.switches.get(key)
+        if cached is not None:
+            return cached
+        scopes = ["global", group_key] if group_key else ["global"]
+        rows = await PluginSwitch.filter(plugin="chat", scope__in=scopes).values_list(
+            "scope", "enabled"
+        )
+        by_scope = dict(rows)
+        # a group's own switch wins over the global one
+        value = bool(by_scope.get(group_key, by_scope.get("global", True)))
+        self.switches.put(key, value)
+        return value
+
+
+def make_access_middleware(service: AccessService, config: Config) -> Middleware:
+    async def access(ctx: ChatContext, call_next: NextFn) -> None:
+        if not ctx.is_admin:
+            await service.start()
+            try:
+                banned = await service.banned(ctx.user_key)
+                enabled = await service.chat_enabled(ctx.group_key)
+            except (BaseORMException, OSError) as exc:
+                # the database is down: let people talk rather than lock everyone out
+                log.warning("access check skipped (%s)", exc)
+                banned, enabled = False, True
+            if banned:
+                log.info("banned user %s refused", ctx.user_key)
+                ctx.respond(config.rate_limit_ban_message, reason="banned")
+                return
+            if not enabled:
+                ctx.respond("", reason="disabled")
+                return
+        await call_next()
+
+    return access
