@@ -1,0 +1,75 @@
+"""Conversation history: context per session, personas, ``/reset``.
+
+Registers a middleware at :data:`bot.orders.HISTORY` and the ``/reset`` command,
+which archives the sender's current context (a NoneBot matcher: it never reaches
+the model). Conversations live in the database, so history survives restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from nonebot import get_driver, get_plugin_config, on_command
+from nonebot.adapters import Bot, Event
+from nonebot.plugin import PluginMetadata
+from tortoise.exceptions import BaseORMException
+
+from bot import orders
+from bot.chain import chain
+from bot.platform import get_platform
+
+from .config import Config
+from .core import session_key
+from .middleware import make_middleware
+from .store import archive_session
+
+__all__ = ["Config", "session_key"]
+
+__plugin_meta__ = PluginMetadata(
+    name="history",
+    description="Keeps each session's conversation and persona; /reset clears it",
+    usage="/reset: start a new context. Personas: the SessionSetting table.",
+    type="application",
+    config=Config,
+)
+
+log = logging.getLogger(__name__)
+config = get_plugin_config(Config)
+_dispose: Callable[[], None] | None = None
+driver = get_driver()
+
+reset = on_command("reset", priority=5, block=True)
+
+
+@reset.handle()
+async def _reset(bot: Bot, event: Event) -> None:
+    platform = get_platform(bot.adapter.get_name())
+    if platform is None:
+        return
+    ctx = await platform.context_factory(bot, event)
+    if ctx is None:
+        return
+    try:
+        count = await archive_session(ctx.session_id)
+    except (BaseORMException, OSError) as exc:
+        log.error("/reset failed for %s: %s", ctx.session_id, exc)
+        await reset.finish("Please try again later. 请稍后再试。")
+    log.info("/reset archived %d conversations of %s", count, ctx.session_id)
+    await reset.finish(config.history_reset_message)
+
+
+@driver.on_startup
+async def _start() -> None:
+    global _dispose
+    _dispose = chain.register(
+        make_middleware(config), order=orders.HISTORY, name="history"
+    )
+
+
+@driver.on_shutdown
+async def _stop() -> None:
+    global _dispose
+    if _dispose is not None:
+        _dispose()
+        _dispose = None

@@ -1,0 +1,21 @@
+"""Settings of the history plugin (``plugins: {history: {...}}``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Config(BaseModel):
+    #: earlier turns (a user message and its answer) put into the prompt
+    history_max_turns: int = Field(10, ge=0, le=1000)
+    #: groups: one context for everyone (``shared``) or one per member (``per_user``);
+    #: adapters build ``ctx.session_id`` with ``plugins.history.core.session_key``
+    history_group_mode: Literal["shared", "per_user"] = "shared"
+    #: chains stopped with these reasons are still saved (e.g. keyword replies)
+    history_save_reasons: list[str] = Field(default_factory=lambda: ["keyword"])
+    #: answer to /reset
+    history_reset_message: str = "Context cleared. 已清空对话上下文。"
+    #: answer when a web conversation id belongs to someone else
+    history_forbidden_message: str = "Conversation not found. 找不到该对话。"

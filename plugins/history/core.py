@@ -1,0 +1,54 @@
+"""History logic without NoneBot or the database: session keys, titles, and turning
+stored messages into the prompt's history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from bot.context import PromptMessage
+
+GroupMode = Literal["shared", "per_user"]
+
+TITLE_CHARS = 40
+
+
+def session_key(
+    platform: str, group_id: str | None, user_id: str, mode: GroupMode = "shared"
+) -> str:
+    """The key a conversation's context is stored under.
+
+    Private chats: ``platform:user:<id>``. Groups: ``platform:<group>`` shared by
+    everyone, or ``platform:<group>:user:<id>`` with ``per_user``. The shared and
+    private forms equal :class:`~bot.context.ChatContext`'s default ``session_id``.
+    """
+    if not group_id:
+        return f"{platform}:user:{user_id}"
+    if mode == "per_user":
+        return f"{platform}:{group_id}:user:{user_id}"
+    return f"{platform}:{group_id}"
+
+
+def title_from(text: str) -> str:
+    """A conversation title: the first line of the first message, 40 characters."""
+    first = " ".join(text.split())
+    return first[:TITLE_CHARS]
+
+
+def to_history(rows: Iterable[tuple[str, str]], max_turns: int) -> list[PromptMessage]:
+    """The last ``max_turns`` turns of ``rows`` (oldest first) as prompt messages.
+
+    Keeps at most ``2 * max_turns`` messages, starts on a user message so the model
+    never sees an answer without its question, and skips empty or unknown roles.
+    """
+    if max_turns <= 0:
+        return []
+    msgs = [
+        PromptMessage(role, content)  # type: ignore[arg-type]
+        for role, content in rows
+        if role in ("user", "assistant") and content
+    ]
+    msgs = msgs[-2 * max_turns :]
+    while msgs and msgs[0].role != "user":
+        msgs.pop(0)
+    return msgs

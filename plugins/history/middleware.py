@@ -1,0 +1,158 @@
+"""The history middleware (order HISTORY): loads the context, saves the exchange.
+
+Before the model: the session's conversation (or the web conversation named in
+``ctx.extra["conversation_id"]``), its last turns into ``ctx.history`` and the
+session's persona into ``ctx.system_prompt``. The user's message (already masked by
+the sensitive-word filter, which runs inside) is saved concurrently with the model
+call; the answer, exactly as the user saw it after the output filter, is saved when
+the stream ends, is stopped, or fails. Error texts are never saved as answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tortoise.exceptions import BaseORMException
+
+from bot.chain import Middleware, NextFn
+from bot.context import ChatContext, ReplyChunk
+from bot.runtime import get_runtime
+from bot.store.models import Conversation
+
+from . import store
+from .config import Config
+from .core import to_history
+
+log = logging.getLogger(__name__)
+
+_DB_ERRORS = (BaseORMException, OSError)
+
+
+async def _conversation(ctx: ChatContext) -> Conversation:
+    cid = ctx.extra.get("conversation_id")
+    owner = str(ctx.extra.get("owner") or ctx.user_key)
+    if cid:
+        return await store.conversation_by_id(
+            str(cid),
+            owner=owner,
+            session_key=ctx.session_id,
+            platform=ctx.platform,
+            text=ctx.text,
+        )
+    return await store.conversation_for_session(
+        ctx.session_id, owner=owner, platform=ctx.platform, text=ctx.text
+    )
+
+
+async def _save_answer(
+    ctx: ChatContext,
+    conversation_id: str,
+    user_saved: asyncio.Task[Any],
+    text: str,
+    reasoning: str,
+    demo: bool,
+) -> None:
+    try:
+        await user_saved
+    except _DB_ERRORS:
+        pass  # already logged by the task's callback
+    if ctx.extra.get("finish_reason") == "error" or not (text or reasoning):
+        return
+    try:
+        await store.save_message(
+            conversation_id,
+            "assistant",
+            text,
+            reasoning=reasoning,
+            tokens=ctx.usage.completion_tokens,
+            demo=demo,
+        )
+    except _DB_ERRORS as exc:
+        log.error("saving the answer to %s failed: %s", conversation_id, exc)
+
+
+async def record_reply(
+    stream: AsyncIterator[ReplyChunk],
+    ctx: ChatContext,
+    conversation_id: str,
+    user_saved: asyncio.Task[Any],
+    demo: bool,
+) -> AsyncIterator[ReplyChunk]:
+    """Pass ``stream`` through unchanged and save what went by when it ends."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    try:
+        async for chunk in stream:
+            text.append(chunk.text)
+            reasoning.append(chunk.reasoning)
+            yield chunk
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        # shielded: a cancelled delivery still records what the user saw
+        await asyncio.shield(
+            _save_answer(
+                ctx,
+                conversation_id,
+                user_saved,
+                "".join(text),
+                "".join(reasoning),
+                demo,
+            )
+        )
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("saving a user message failed: %s", task.exception())
+
+
+def make_middleware(config: Config) -> Middleware:
+    async def history(ctx: ChatContext, call_next: NextFn) -> None:
+        rt = get_runtime()
+        try:
+            conv = await _conversation(ctx)
+            rows = await store.recent_rows(conv.id, 2 * config.history_max_turns)
+            setting = await store.session_setting(ctx.session_id)
+        except store.ForbiddenConversation:
+            ctx.respond(config.history_forbidden_message, reason="forbidden")
+            return
+        except _DB_ERRORS as exc:
+            # no database: answer without context rather than not at all
+            log.error("history unavailable for %s: %s", ctx.session_id, exc)
+            await call_next()
+            return
+        ctx.extra["conversation_id"] = conv.id
+        ctx.history = to_history(rows, config.history_max_turns)
+        if setting is not None and setting.persona:
+            ctx.system_prompt = setting.persona
+        elif not ctx.system_prompt:
+            ctx.system_prompt = rt.settings.llm.system_prompt
+        if setting is not None and setting.model and not ctx.model:
+            ctx.model = setting.model
+
+        await call_next()
+
+        if ctx.stopped_by is not None and ctx.stopped_by not in (
+            config.history_save_reasons
+        ):
+            return
+        user_saved = asyncio.create_task(
+            store.save_message(
+                conv.id,
+                "user",
+                ctx.text,
+                demo=False,
+                platform_msg_id=ctx.message_id,
+            )
+        )
+        user_saved.add_done_callback(_log_failure)
+        ctx.reply = record_reply(
+            ctx.reply, ctx, conv.id, user_saved, bool(rt.demo_model)
+        )
+
+    return history

@@ -1,0 +1,101 @@
+"""Conversations and messages in the database (Tortoise models of ``bot.store``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from bot.store.models import Conversation, Message, SessionSetting
+
+from .core import title_from
+
+
+class ForbiddenConversation(Exception):
+    """A conversation id that belongs to another owner."""
+
+
+async def conversation_by_id(
+    conversation_id: str, *, owner: str, session_key: str, platform: str, text: str
+) -> Conversation:
+    """The web conversation ``conversation_id``, created on its first message."""
+    conv = await Conversation.get_or_none(id=conversation_id)
+    if conv is None:
+        conv, _ = await Conversation.get_or_create(
+            id=conversation_id,
+            defaults={
+                "owner": owner,
+                "session_key": session_key,
+                "platform": platform,
+                "title": title_from(text),
+            },
+        )
+    if conv.owner != owner:
+        raise ForbiddenConversation(conversation_id)
+    return conv
+
+
+async def conversation_for_session(
+    session_key: str, *, owner: str, platform: str, text: str
+) -> Conversation:
+    """The session's current (not archived) conversation, created when missing."""
+    conv = (
+        await Conversation.filter(session_key=session_key, archived=False)
+        .order_by("-updated_at")
+        .first()
+    )
+    if conv is None:
+        conv = await Conversation.create(
+            id=str(uuid.uuid4()),
+            owner=owner,
+            session_key=session_key,
+            platform=platform,
+            title=title_from(text),
+        )
+    return conv
+
+
+async def recent_rows(conversation_id: str, limit: int) -> list[tuple[str, str]]:
+    """The last ``limit`` messages, oldest first."""
+    if limit <= 0:
+        return []
+    rows = (
+        await Message.filter(conversation_id=conversation_id)
+        .order_by("-id")
+        .limit(limit)
+        .values_list("role", "content")
+    )
+    return [(str(r), str(c)) for r, c in reversed(rows)]
+
+
+async def session_setting(session_key: str) -> SessionSetting | None:
+    return await SessionSetting.get_or_none(session_key=session_key)
+
+
+async def save_message(
+    conversation_id: str,
+    role: str,
+    content: str,
+    *,
+    reasoning: str | None = None,
+    tokens: int = 0,
+    demo: bool = False,
+    platform_msg_id: str | None = None,
+) -> Message:
+    msg = await Message.create(
+        conversation_id=conversation_id,
+        role=role,
+        content=content,
+        reasoning=reasoning or None,
+        tokens=tokens,
+        demo=demo,
+        platform_msg_id=platform_msg_id or None,
+    )
+    # bump updated_at so the newest conversation of a session is found first
+    await Conversation.filter(id=conversation_id).update(updated_at=msg.created_at)
+    return msg
+
+
+async def archive_session(session_key: str) -> int:
+    """Archive the session's conversations (``/reset``); returns how many."""
+    return await Conversation.filter(session_key=session_key, archived=False).update(
+        archived=True
+    )
