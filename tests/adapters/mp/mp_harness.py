@@ -40,6 +40,8 @@ class ScriptedLLM:
     text: str = "你好，这是回答。"
     delay: float = 0.0
     chunks: int = 4
+    #: raise after this many chunks (a model that fails mid-answer)
+    fail_after: int | None = None
     calls: list[str] = field(default_factory=list)
     finished: int = 0
 
@@ -47,7 +49,9 @@ class ScriptedLLM:
         self.calls.append(ctx.text)
         step = max(1, len(self.text) // self.chunks)
         pieces = [self.text[i : i + step] for i in range(0, len(self.text), step)]
-        for piece in pieces:
+        for n, piece in enumerate(pieces):
+            if self.fail_after is not None and n >= self.fail_after:
+                raise RuntimeError("scripted model failure")
             if self.delay:
                 await asyncio.sleep(self.delay / len(pieces))
             yield ReplyChunk(text=piece)
