@@ -76,16 +76,24 @@ class RedisState(StateStore):
     #: after a failure, skip Redis for this long before trying again
     retry_interval = 1.0
 
-    def __init__(self, url: str, *, prefix: str = "freechat:") -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "freechat:", max_connections: int = 512
+    ) -> None:
         self.url = url
         self.prefix = prefix
-        self._redis = aioredis.Redis.from_url(
+        # a blocking pool: past max_connections callers wait for a free connection
+        # (redis-py's default pool raises "Too many connections" at 100, which
+        # would read as Redis being down and fail budgets closed under load)
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=5.0,
             decode_responses=True,
             socket_timeout=2.0,
             socket_connect_timeout=2.0,
             health_check_interval=10,
         )
+        self._redis = aioredis.Redis.from_pool(pool)
         self._fallback = MemoryState()
         self._down_until = 0.0
         self._hit = self._redis.register_script(_HIT)

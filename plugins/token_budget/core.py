@@ -1,0 +1,194 @@
+"""Token budgets without NoneBot: quota keys per day and month, atomic reservations
+with roll-back, settling to real usage, and trimming the prompt to the context
+window.
+
+A request reserves ``prompt + max_tokens`` against every quota that applies (user and
+group, daily and monthly) with the state store's atomic ``reserve``; if one refuses,
+the ones already taken are given back. After the answer the reservation is settled
+to the real usage (never above what was reserved, so concurrent requests, on any
+number of instances sharing one Redis, can never spend more than a quota), or
+released entirely when the model failed before answering.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.context import PromptMessage
+from bot.state import StateStore
+
+log = logging.getLogger(__name__)
+
+#: extra seconds a counter lives after its period ended
+KEY_SLACK = 2 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One limit on one counter: ``scope`` is user/group, ``period`` day/month."""
+
+    scope: str
+    scope_key: str
+    period: str
+    limit: int
+    key: str
+    ttl: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Daily and monthly limits (0 = unlimited)."""
+
+    daily: int = 0
+    monthly: int = 0
+
+
+def _period_end(now: datetime, period: str) -> datetime:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day + timedelta(days=1)
+    first = day.replace(day=1)
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+def quota(scope: str, scope_key: str, period: str, limit: int, now: datetime) -> Quota:
+    stamp = now.strftime("%Y%m%d" if period == "day" else "%Y%m")
+    ttl = (_period_end(now, period) - now).total_seconds() + KEY_SLACK
+    return Quota(
+        scope, scope_key, period, limit, f"budget:{scope}:{scope_key}:{stamp}", ttl
+    )
+
+
+def quotas_for(
+    user_key: str,
+    group_key: str | None,
+    user: Limits,
+    group: Limits,
+    *,
+    now: datetime | None = None,
+    tz: str = "UTC",
+) -> list[Quota]:
+    """Every quota one request counts against (unlimited ones left out)."""
+    now = now or datetime.now(ZoneInfo(tz))
+    out = []
+    for scope, key, limits in (("user", user_key, user), ("group", group_key, group)):
+        if key is None:
+            continue
+        if limits.daily > 0:
+            out.append(quota(scope, key, "day", limits.daily, now))
+        if limits.monthly > 0:
+            out.append(quota(scope, key, "month", limits.monthly, now))
+    return out
+
+
+@dataclass
+class Reservation:
+    """Tokens held against quotas until :meth:`settle`."""
+
+    state: StateStore
+    quotas: list[Quota]
+    amount: int
+    settled: bool = False
+
+    async def settle(self, used: int) -> int:
+        """Charge ``used`` tokens (at most the reserved amount); return the charge."""
+        if self.settled:
+            return 0
+        self.settled = True
+        charge = max(min(used, self.amount), 0)
+        if used > self.amount:
+            log.warning("usage %d above the reservation %d", used, self.amount)
+        delta = charge - self.amount
+        if delta:
+            for q in self.quotas:
+                await self.state.incr(q.key, delta, q.ttl)
+        return charge
+
+    async def release(self) -> None:
+        await self.settle(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The quota that had no room left."""
+
+    quota: Quota
+    used: int
+
+
+async def reserve(
+    state: StateStore, quotas: Sequence[Quota], amount: int
+) -> Reservation | Refused:
+    """Reserve ``amount`` on every quota, or none (rolling back on refusal).
+
+    Raises :class:`~bot.exceptions.StateError` when the store is down (Redis fails
+    closed); quotas reserved before the failure are given back when possible.
+    """
+    taken: list[Quota] = []
+    try:
+        for q in quotas:
+            result = await state.reserve(q.key, amount, q.limit, q.ttl)
+            if not result.ok:
+                await _give_back(state, taken, amount)
+                return Refused(q, result.used)
+            taken.append(q)
+    except BaseException:
+        await _give_back(state, taken, amount)
+        raise
+    return Reservation(state, list(quotas), amount)
+
+
+async def _give_back(state: StateStore, quotas: list[Quota], amount: int) -> None:
+    for q in quotas:
+        try:
+            await state.incr(q.key, -amount, q.ttl)
+        except Exception as exc:  # the store is down: the counter stays high
+            log.warning("could not give back %d on %s: %s", amount, q.key, exc)
+
+
+CountFn = Callable[[list[dict[str, str]]], Awaitable[int]]
+
+
+@dataclass
+class Trimmed:
+    history: list[PromptMessage]
+    prompt_tokens: int
+    dropped: int = 0
+    #: the system prompt and the message alone do not fit
+    too_long: bool = False
+    counts: list[int] = field(default_factory=list)
+
+
+async def trim_history(
+    system: str | None,
+    history: list[PromptMessage],
+    text: str,
+    budget: int,
+    count: CountFn,
+) -> Trimmed:
+    """Drop the oldest history messages until the prompt fits ``budget`` tokens.
+
+    The system prompt and the new message are always kept. Messages are counted one
+    by one (a counter may cache them), then the whole prompt once more.
+    """
+    base: list[dict[str, str]] = []
+    if system:
+        base.append({"role": "system", "content": system})
+    base.append({"role": "user", "content": text})
+    fixed = await count(base)
+    counts = [await count([m.as_dict()]) for m in history]
+    total = fixed + sum(counts)
+    start = 0
+    while total > budget and start < len(history):
+        total -= counts[start]
+        start += 1
+    # keep the history starting on a user message
+    while start < len(history) and history[start].role != "user":
+        total -= counts[start]
+        start += 1
+    kept = history[start:]
+    return Trimmed(kept, total, start, fixed > budget, counts[start:])

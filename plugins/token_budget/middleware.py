@@ -1,0 +1,203 @@
+"""The token-budget middleware (order TOKEN_BUDGET, just outside the model).
+
+Trims the history to the context window, reserves ``prompt + max_tokens`` against
+the user's and group's daily and monthly quotas, and wraps the answer so the
+reservation is settled to the real usage when the stream ends, fails or is
+stopped (in the wrapper's ``finally``, shielded from cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tortoise.exceptions import BaseORMException
+
+from bot.chain import Middleware, NextFn
+from bot.context import ChatContext, ReplyChunk
+from bot.exceptions import StateError
+from bot.runtime import get_runtime
+from bot.state import StateStore, Subscription
+from bot.store.models import BudgetOverride
+
+from .config import Config
+from .core import Limits, Refused, Reservation, quotas_for, reserve, trim_history
+from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "budgets"
+
+
+async def publish_budget_change(
+    kind: str, key: str, *, state: StateStore | None = None
+) -> None:
+    await (state or get_runtime().state).publish(CHANNEL, {"kind": kind, "key": key})
+
+
+class Overrides:
+    """``BudgetOverride`` lookups, cached and dropped on the ``budgets`` feed."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[Limits | None, float]] = {}
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def start(self, state: StateStore) -> None:
+        if self._task is None:
+            self._sub = await state.subscribe(CHANNEL)
+            self._task = asyncio.create_task(self._watch(self._sub), name="budget-feed")
+
+    async def _watch(self, sub: Subscription) -> None:
+        async for _message in sub:
+            self._cache.clear()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+
+    async def limits(self, kind: str, key: str, default: Limits) -> Limits:
+        now = time.monotonic()
+        hit = self._cache.get((kind, key))
+        if hit is not None and hit[1] > now:
+            found = hit[0]
+        else:
+            try:
+                row = await BudgetOverride.get_or_none(scope_kind=kind, scope_key=key)
+            except (BaseORMException, OSError) as exc:
+                log.warning("budget overrides unavailable: %s", exc)
+                return default
+            found = (
+                None
+                if row is None
+                else Limits(
+                    default.daily if row.daily_limit is None else int(row.daily_limit),
+                    default.monthly
+                    if row.monthly_limit is None
+                    else int(row.monthly_limit),
+                )
+            )
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[(kind, key)] = (found, now + self.ttl)
+        return default if found is None else found
+
+
+async def settle_reply(
+    stream: AsyncIterator[ReplyChunk],
+    ctx: ChatContext,
+    reservation: Reservation,
+    prompt_tokens: int,
+    counter: TokenCounter,
+) -> AsyncIterator[ReplyChunk]:
+    """Pass the answer through; settle the reservation however it ends."""
+    seen: list[str] = []
+    try:
+        async for chunk in stream:
+            seen.append(chunk.text)
+            seen.append(chunk.reasoning)
+            yield chunk
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await asyncio.shield(_settle(ctx, reservation, prompt_tokens, counter, seen))
+
+
+async def _settle(
+    ctx: ChatContext,
+    reservation: Reservation,
+    prompt_tokens: int,
+    counter: TokenCounter,
+    seen: list[str],
+) -> None:
+    usage = ctx.usage
+    failed = ctx.extra.get("finish_reason") == "error"
+    try:
+        if usage.completion_tokens or usage.prompt_tokens:
+            used = usage.total_tokens
+        elif failed:
+            used = 0  # the model never answered; the error text is ours
+        else:
+            used = prompt_tokens + await counter.count_text("".join(seen))
+        charged = await reservation.settle(used)
+        ctx.extra["tokens_charged"] = charged
+    except StateError as exc:
+        log.warning("settling %s failed (kept the reservation): %s", ctx.trace_id, exc)
+
+
+def make_middleware(
+    config: Config, counter: TokenCounter, overrides: Overrides
+) -> Middleware:
+    async def token_budget(ctx: ChatContext, call_next: NextFn) -> None:
+        rt = get_runtime()
+        if ctx.is_admin and config.token_budget_exempt_admins:
+            await call_next()
+            return
+        max_tokens = ctx.max_tokens or rt.settings.llm.max_tokens
+        window = rt.settings.llm.context_window - max_tokens
+        if config.token_budget_trim:
+            trimmed = await trim_history(
+                ctx.system_prompt, ctx.history, ctx.text, window, counter.count
+            )
+            if trimmed.too_long:
+                ctx.respond(config.token_budget_too_long_message, reason="too_long")
+                return
+            if trimmed.dropped:
+                log.info("dropped %d old messages of %s", trimmed.dropped, ctx.trace_id)
+            ctx.history = trimmed.history
+        prompt_tokens = await counter.count(ctx.prompt())
+        ctx.extra["prompt_tokens"] = prompt_tokens
+        await overrides.start(rt.state)
+        user = await overrides.limits(
+            "user",
+            ctx.user_key,
+            Limits(config.token_budget_user_daily, config.token_budget_user_monthly),
+        )
+        group = Limits(
+            config.token_budget_group_daily, config.token_budget_group_monthly
+        )
+        if ctx.group_key:
+            group = await overrides.limits("group", ctx.group_key, group)
+        quotas = quotas_for(
+            ctx.user_key, ctx.group_key, user, group, tz=config.token_budget_timezone
+        )
+        try:
+            result = await reserve(rt.state, quotas, prompt_tokens + max_tokens)
+        except StateError as exc:
+            log.error("budget reservation failed closed: %s", exc)
+            ctx.respond(
+                config.token_budget_unavailable_message, reason="budget_unavailable"
+            )
+            return
+        if isinstance(result, Refused):
+            q = result.quota
+            log.info("budget %s used up (%d/%d)", q.key, result.used, q.limit)
+            ctx.respond(
+                config.token_budget_message.replace("{scope}", q.scope).replace(
+                    "{period}", q.period
+                ),
+                reason="budget",
+            )
+            return
+        ctx.max_tokens = max_tokens
+        try:
+            await call_next()
+        except BaseException:
+            await result.release()
+            raise
+        if ctx.stopped_by is not None:
+            await result.release()
+            return
+        ctx.reply = settle_reply(ctx.reply, ctx, result, prompt_tokens, counter)
+
+    return token_budget

@@ -1,0 +1,416 @@
+"""Token budgets: quota keys, atomic reservations with roll-back, settling, trimming,
+token counting (service, local tokenizer, estimate), the middleware, overrides from
+the database, Redis failing closed, and two processes sharing one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fc_plugin_helpers import unique_prefix
+from tb_tokenize_server import TokenizeServer, count_messages
+
+from bot.chain import MiddlewareChain
+from bot.context import ChatContext, PromptMessage, ReplyChunk
+from bot.registry import Endpoint
+from bot.settings import Settings
+from bot.state import MemoryState, StateStore
+from bot.state.redis import RedisState
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[2]
+REDIS_URL = os.environ.get("FREECHAT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def state(
+    request: pytest.FixtureRequest, redis_state: Callable[[str], Any]
+) -> StateStore:
+    if request.param == "memory":
+        return MemoryState()
+    return redis_state(unique_prefix())
+
+
+@pytest.fixture
+async def tokenize_server() -> AsyncIterator[TokenizeServer]:
+    server = await TokenizeServer().start()
+    yield server
+    await server.stop()
+
+
+def test_quota_keys_carry_the_period_and_expire_after_it(plugins_loaded: None) -> None:
+    from plugins.token_budget.core import Limits, quotas_for
+
+    now = datetime(2026, 1, 31, 23, 0, tzinfo=UTC)
+    qs = quotas_for("qq:1", "qq:g", Limits(10, 100), Limits(0, 1000), now=now)
+    assert [(q.key, q.limit) for q in qs] == [
+        ("budget:user:qq:1:20260131", 10),
+        ("budget:user:qq:1:202601", 100),
+        ("budget:group:qq:g:202601", 1000),
+    ]
+    assert qs[0].ttl == pytest.approx(3600 + 2 * 86400)
+    assert qs[1].ttl == pytest.approx(3600 + 2 * 86400)
+    assert quotas_for("qq:1", None, Limits(0, 0), Limits(5, 5), now=now) == []
+
+
+async def test_reserve_rolls_back_and_settles_to_usage(
+    plugins_loaded: None, state: StateStore
+) -> None:
+    from plugins.token_budget.core import (
+        Limits,
+        Refused,
+        Reservation,
+        quotas_for,
+        reserve,
+    )
+
+    now = datetime(2026, 5, 5, tzinfo=UTC)
+    qs = quotas_for("qq:1", "qq:g", Limits(1000, 0), Limits(300, 0), now=now)
+    first = await reserve(state, qs, 250)
+    assert isinstance(first, Reservation)
+    refused = await reserve(state, qs, 100)  # the user has room, the group not
+    assert isinstance(refused, Refused)
+    assert refused.quota.scope == "group"
+    # the user's part was given back
+    assert await state.get(qs[0].key) == "250"
+    assert await first.settle(120) == 120
+    assert await state.get(qs[0].key) == "120"
+    assert await state.get(qs[1].key) == "120"
+    second = await reserve(state, qs, 150)
+    assert isinstance(second, Reservation)
+    assert await second.settle(10_000) == 150  # never above the reservation
+    third = await reserve(state, qs, 30)
+    assert isinstance(third, Reservation)
+    await third.release()
+    await third.release()  # idempotent
+    assert await state.get(qs[1].key) == "270"
+
+
+async def test_concurrent_reservations_never_overspend(
+    plugins_loaded: None, state: StateStore
+) -> None:
+    from plugins.token_budget.core import Limits, Reservation, quotas_for, reserve
+
+    qs = quotas_for("qq:c", None, Limits(daily=10_000, monthly=50_000), Limits())
+
+    async def one() -> int:
+        r = await reserve(state, qs, 200)
+        if not isinstance(r, Reservation):
+            return 0
+        await asyncio.sleep(0.001)
+        return await r.settle(200)
+
+    charged = await asyncio.gather(*(one() for _ in range(200)))
+    assert sum(charged) == 10_000
+    assert int(await state.get(qs[0].key) or 0) == 10_000
+
+
+async def test_trim_keeps_system_prompt_and_new_message(plugins_loaded: None) -> None:
+    from plugins.token_budget.core import trim_history
+
+    async def count(msgs: list[dict[str, str]]) -> int:
+        return count_messages(msgs)
+
+    history = [
+        PromptMessage("user", "a" * 20),
+        PromptMessage("assistant", "b" * 20),
+        PromptMessage("user", "c" * 20),
+        PromptMessage("assistant", "d" * 20),
+    ]
+    # system 10+3, message 5+3, each history message 23
+    out = await trim_history("s" * 10, history, "hello", 21 + 23 * 2 + 5, count)
+    assert out.history == history[2:]
+    assert out.prompt_tokens == 21 + 46
+    assert out.dropped == 2
+    # an odd budget never starts the history on an answer
+    out = await trim_history("s" * 10, history, "hello", 21 + 23 * 3, count)
+    assert out.history == history[2:]
+    out = await trim_history("s" * 10, history, "hello", 10, count)
+    assert (out.history, out.too_long) == ([], True)
+
+
+async def test_counter_uses_service_then_local_tokenizer_then_estimate(
+    plugins_loaded: None, tokenize_server: TokenizeServer, tmp_path: Path
+) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from plugins.token_budget.tokens import TokenCounter, estimate
+
+    msgs = [{"role": "user", "content": "hello there 你好"}]
+    via_service = TokenCounter(base_url=tokenize_server.base_url)
+    assert await via_service.count(msgs) == count_messages(msgs)
+    assert via_service.last_source == "service"
+    assert await via_service.count_text("abc") == 3
+    await via_service.close()
+
+    vocab = {"[UNK]": 0, "hello": 1, "there": 2}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(
+        tmp_path / "tok"
+    )
+    gone = TokenizeServer(status=404)
+    await gone.start()
+    local = TokenCounter(base_url=gone.base_url, tokenizer_path=str(tmp_path / "tok"))
+    try:
+        assert await local.count(msgs) == 3 + 4  # hello, there, [UNK] + overhead
+        assert local.last_source == "local"
+        assert len(gone.calls) == 1  # a 404 is remembered
+        assert await local.count([{"role": "user", "content": "hello"}]) == 5
+        assert len(gone.calls) == 1
+    finally:
+        await local.close()
+        await gone.stop()
+
+    guess = TokenCounter(base_url="http://127.0.0.1:9/v1")
+    n = await guess.count(msgs)
+    assert guess.last_source == "estimate"
+    assert n == estimate(msgs) == 4 + 3 + 4  # 12 others / 3, 2 CJK * 1.5, 4
+    await guess.close()
+
+
+def budget_chain(config: Any, counter: Any) -> tuple[MiddlewareChain, Any]:
+    from plugins.token_budget.middleware import Overrides, make_middleware
+
+    overrides = Overrides(config.token_budget_override_cache)
+    chain = MiddlewareChain()
+    chain.register(make_middleware(config, counter, overrides), order=600)
+    return chain, overrides
+
+
+def model(pieces: list[str], usage: tuple[int, int] | None, fail: bool = False):  # type: ignore[no-untyped-def]
+    async def terminal(ctx: ChatContext) -> None:
+        ctx.extra["prompt"] = ctx.prompt()
+        ctx.extra["max_tokens"] = ctx.max_tokens
+
+        async def answer() -> AsyncIterator[ReplyChunk]:
+            try:
+                for p in pieces:
+                    yield ReplyChunk(text=p)
+                    await asyncio.sleep(0)
+                ctx.extra["finish_reason"] = "error" if fail else "stop"
+            finally:
+                if usage:
+                    ctx.usage.prompt_tokens, ctx.usage.completion_tokens = usage
+
+        ctx.reply = answer()
+
+    return terminal
+
+
+async def run(chain: MiddlewareChain, terminal: Any, **kw: Any) -> ChatContext:
+    ctx = ChatContext(
+        platform="qq", user_id=kw.pop("user", "u"), text=kw.pop("text", "hi"), **kw
+    )
+    await chain.run(ctx, terminal)
+    ctx.extra["out"] = "".join([c.text async for c in ctx.reply])
+    return ctx
+
+
+async def used(state: StateStore, user_key: str) -> int:
+    from plugins.token_budget.core import Limits, quotas_for
+
+    q = quotas_for(user_key, None, Limits(daily=1), Limits(), tz="Asia/Shanghai")[0]
+    return int(await state.get(q.key) or 0)
+
+
+async def test_middleware_reserves_settles_and_refuses(
+    plugins_loaded: None,
+    runtime: Callable[..., Any],
+    state: StateStore,
+    tokenize_server: TokenizeServer,
+) -> None:
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.tokens import TokenCounter
+
+    settings = Settings(llm={"max_tokens": 50, "context_window": 400})
+    rt = runtime(state, settings)
+    rt.registry.set([Endpoint(tokenize_server.base_url)])
+    config = Config(token_budget_user_daily=300, token_budget_group_daily=0)
+    counter = TokenCounter(base_url=tokenize_server.base_url)
+    chain, overrides = budget_chain(config, counter)
+    try:
+        # usage reported by the model: charged exactly
+        ctx = await run(chain, model(["hello"], (10, 5)), text="hi")
+        assert ctx.extra["max_tokens"] == 50
+        assert ctx.extra["prompt_tokens"] == 5
+        assert ctx.extra["tokens_charged"] == 15
+        assert await used(state, "qq:u") == 15
+        # no usage: prompt count + the output counted by the service
+        ctx = await run(chain, model(["abc", "de"], None), text="hey")
+        assert ctx.extra["tokens_charged"] == 6 + 5
+        assert await used(state, "qq:u") == 26
+        # a failed model call costs nothing
+        ctx = await run(chain, model(["The model failed."], None, fail=True))
+        assert ctx.extra["tokens_charged"] == 0
+        # a reservation that does not fit is refused before the model
+        ctx = await run(chain, model(["x"], (1, 1)), text="y" * 250)
+        assert ctx.stopped_by == "budget"
+        assert "prompt" not in ctx.extra
+        assert ctx.extra["out"].startswith("Your user token budget for this day")
+        assert await used(state, "qq:u") == 26
+        # others are not affected
+        ctx = await run(chain, model(["ok"], (3, 1)), user="other")
+        assert ctx.stopped_by is None
+    finally:
+        await overrides.stop()
+        await counter.close()
+
+
+async def test_stopped_stream_settles_what_was_generated(
+    plugins_loaded: None, runtime: Callable[..., Any], state: StateStore
+) -> None:
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.tokens import TokenCounter
+
+    runtime(state, Settings(llm={"max_tokens": 100}))
+    counter = TokenCounter(mode="estimate")
+    chain, overrides = budget_chain(Config(token_budget_user_daily=10_000), counter)
+    try:
+        ctx = ChatContext(platform="qq", user_id="s", text="tell me")
+        await chain.run(ctx, model(["abc"] * 50, None))
+        assert await used(state, "qq:s") == ctx.extra["prompt_tokens"] + 100
+        async for _chunk in ctx.reply:
+            break
+        await ctx.reply.aclose()  # type: ignore[attr-defined]
+        assert await used(state, "qq:s") == ctx.extra["prompt_tokens"] + 1
+    finally:
+        await overrides.stop()
+
+
+async def test_history_is_trimmed_to_the_context_window(
+    plugins_loaded: None, runtime: Callable[..., Any], tokenize_server: TokenizeServer
+) -> None:
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.tokens import TokenCounter
+
+    runtime(MemoryState(), Settings(llm={"max_tokens": 256, "context_window": 300}))
+    counter = TokenCounter(base_url=tokenize_server.base_url)
+    chain, overrides = budget_chain(Config(), counter)
+    history = [
+        PromptMessage("user" if i % 2 == 0 else "assistant", f"{i}" * 10)
+        for i in range(8)
+    ]
+    try:
+        ctx = ChatContext(
+            platform="qq", user_id="t", text="now", history=history, system_prompt="sys"
+        )
+        await chain.run(ctx, model(["ok"], (1, 1)))
+        # 300 - 256 = 44 tokens: system 6 + message 6 + two messages of 13
+        assert ctx.extra["prompt"] == [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "6" * 10},
+            {"role": "assistant", "content": "7" * 10},
+            {"role": "user", "content": "now"},
+        ]
+        [c async for c in ctx.reply]
+    finally:
+        await overrides.stop()
+        await counter.close()
+
+
+async def test_overrides_from_the_database_and_the_feed(
+    plugins_loaded: None,
+    runtime: Callable[..., Any],
+    database: str,
+    redis_state: Callable[[str], Any],
+) -> None:
+    from bot.store.models import BudgetOverride
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.middleware import publish_budget_change
+    from plugins.token_budget.tokens import TokenCounter
+
+    state = redis_state(unique_prefix())
+    runtime(state, Settings(llm={"max_tokens": 10}))
+    counter = TokenCounter(mode="estimate")
+    config = Config(token_budget_user_daily=10, token_budget_override_cache=300)
+    chain, overrides = budget_chain(config, counter)
+    try:
+        assert (
+            await run(chain, model(["x"], (1, 1)), user="vip")
+        ).stopped_by == "budget"
+        await BudgetOverride.create(
+            scope_kind="user", scope_key="qq:vip", daily_limit=500
+        )
+        await publish_budget_change("user", "qq:vip")
+        for _ in range(100):
+            ctx = await run(chain, model(["x"], (1, 1)), user="vip")
+            if ctx.stopped_by is None:
+                break
+            await asyncio.sleep(0.02)
+        assert ctx.stopped_by is None
+        assert (
+            await run(chain, model(["x"], (1, 1)), user="pleb")
+        ).stopped_by == "budget"
+    finally:
+        await overrides.stop()
+
+
+async def test_redis_down_fails_closed_with_a_clear_message(
+    plugins_loaded: None, runtime: Callable[..., Any]
+) -> None:
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.tokens import TokenCounter
+
+    dead = RedisState("redis://127.0.0.1:9/0", prefix=unique_prefix())
+    runtime(dead)
+    counter = TokenCounter(mode="estimate")
+    chain, overrides = budget_chain(Config(), counter)
+    try:
+        ctx = await run(chain, model(["never"], (1, 1)))
+        assert ctx.stopped_by == "budget_unavailable"
+        assert "unavailable" in ctx.extra["out"]
+        assert "prompt" not in ctx.extra
+    finally:
+        await overrides.stop()
+        await dead.close()
+
+
+async def test_two_processes_sharing_redis_never_overspend(
+    plugins_loaded: None,
+) -> None:
+    """200 concurrent requests from two processes against 50 requests' worth."""
+    prefix = unique_prefix()
+    limit = 50 * 200
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "tb_worker.py"),
+            REDIS_URL,
+            prefix,
+            "100",
+            str(limit),
+            cwd=str(ROOT),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    control = RedisState(REDIS_URL, prefix=prefix)
+    try:
+        await asyncio.sleep(3.0)  # both import and wait for the signal
+        await control.set("go", "1", ttl=60)
+        outs = [await asyncio.wait_for(p.communicate(), 120) for p in procs]
+        results = []
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, err.decode()[-2000:]
+            results.append(json.loads(out.decode().strip().splitlines()[-1]))
+        assert all(r["admitted"] > 0 for r in results), results  # both took part
+        assert sum(r["admitted"] for r in results) == 50
+        assert sum(r["charged"] for r in results) == limit
+        keys = [k async for k in control._redis.scan_iter(match=f"{prefix}budget:*")]
+        assert len(keys) == 1
+        assert int(await control._redis.get(keys[0])) == limit
+    finally:
+        await control.close()
