@@ -29,7 +29,9 @@ async def main(url: str, prefix: str, n: int, limit: int) -> None:
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     quotas = quotas_for("qq:shared", None, Limits(daily=limit), Limits(), now=now)
     # both processes start together: wait for the go signal in Redis
-    while await state.get("go") is None:
+    for _ in range(12_000):
+        if await state.get("go") is not None:
+            break
         await asyncio.sleep(0.005)
 
     async def one() -> int:
