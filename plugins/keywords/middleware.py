@@ -1,0 +1,124 @@
+"""The keyword middleware (order KEYWORDS) and its rule service.
+
+Rules come from the config and the ``KeywordRule`` table; admins publish on the
+``keywords`` channel after a change and every instance reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from tortoise.exceptions import BaseORMException
+
+from bot.chain import Middleware, NextFn
+from bot.context import ChatContext
+from bot.runtime import get_runtime
+from bot.state import StateStore, Subscription
+from bot.store.models import KeywordRule
+
+from .config import Config
+from .core import KeywordIndex, Rule
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "keywords"
+
+
+async def publish_keyword_change(
+    op: str, rule_id: int = 0, *, state: StateStore | None = None
+) -> None:
+    await (state or get_runtime().state).publish(CHANNEL, {"op": op, "id": rule_id})
+
+
+def config_rules(config: Config) -> list[Rule]:
+    rules = []
+    for i, raw in enumerate(config.keywords_rules):
+        rules.append(
+            Rule(
+                pattern=str(raw.get("pattern", "")),
+                reply=str(raw.get("reply", "")),
+                match=str(raw.get("match", "contains")),
+                scope=str(raw.get("scope", "global")),
+                priority=int(raw.get("priority", 0)),
+                id=-(i + 1),  # config rules count as older than any table row
+            )
+        )
+    return rules
+
+
+async def database_rules() -> list[Rule]:
+    try:
+        rows = await KeywordRule.filter(enabled=True).values(
+            "id", "scope", "match", "pattern", "reply", "priority"
+        )
+    except (BaseORMException, OSError) as exc:
+        log.warning("keyword rules not loaded from the database (%s)", exc)
+        return []
+    return [Rule(**row) for row in rows]
+
+
+class KeywordService:
+    def __init__(self, config: Config, *, state: StateStore | None = None) -> None:
+        self.config = config
+        self.state = state
+        self.index: KeywordIndex | None = None
+        self._lock = asyncio.Lock()
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def reload(self) -> KeywordIndex:
+        rules = config_rules(self.config) + await database_rules()
+        self.index = KeywordIndex(
+            rules,
+            max_input=self.config.keywords_max_input,
+            regex_timeout=self.config.keywords_regex_timeout,
+        )
+        return self.index
+
+    async def get(self) -> KeywordIndex:
+        if self.index is None:
+            async with self._lock:
+                if self.index is None:
+                    state = self.state or get_runtime().state
+                    self._sub = await state.subscribe(CHANNEL)
+                    self._task = asyncio.create_task(
+                        self._watch(self._sub), name="keywords-feed"
+                    )
+                    await self.reload()
+        assert self.index is not None
+        return self.index
+
+    async def _watch(self, sub: Subscription) -> None:
+        async for _message in sub:
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+            try:
+                await self.reload()
+            except Exception:  # keep watching: the next change may succeed
+                log.exception("keyword reload failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+
+
+def make_middleware(service: KeywordService) -> Middleware:
+    async def keywords(ctx: ChatContext, call_next: NextFn) -> None:
+        index = await service.get()
+        rule = index.find(ctx.text, ctx.group_key) if index.size else None
+        if rule is not None:
+            ctx.extra["keyword_rule"] = rule.id
+            ctx.respond(rule.reply, reason="keyword")
+            return
+        await call_next()
+
+    return keywords
