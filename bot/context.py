@@ -7,6 +7,7 @@ middleware chain reads and changes it; the delivery strategy consumes ``ctx.repl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -50,6 +51,24 @@ class ReplyChunk:
 async def _empty() -> AsyncIterator[ReplyChunk]:
     return
     yield  # pragma: no cover - makes this an async generator
+
+
+@contextlib.asynccontextmanager
+async def closing(
+    stream: AsyncIterator[ReplyChunk],
+) -> AsyncIterator[AsyncIterator[ReplyChunk]]:
+    """Iterate ``stream`` and close it on the way out, however the loop ends.
+
+    A consumer (or a wrapping generator) that stops early must close the stream it
+    reads: an abandoned async generator keeps the upstream model request open until
+    it is garbage-collected. ``async with closing(inner) as s: async for c in s``.
+    """
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def text_stream(text: str) -> AsyncIterator[ReplyChunk]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
-from .context import ReplyChunk
+from bot.context import ReplyChunk, closing
 
 SendText = Callable[[str], Awaitable[None]]
 
@@ -49,19 +49,20 @@ async def deliver_stream(
     pending_reason: list[str] = []
     last = 0.0
     try:
-        async for chunk in stream:
-            if chunk.text:
-                text.append(chunk.text)
-                pending_text.append(chunk.text)
-            if chunk.reasoning:
-                pending_reason.append(chunk.reasoning)
-            now = time.monotonic()
-            if (pending_text or pending_reason) and now - last >= min_interval:
-                delta = ReplyChunk("".join(pending_text), "".join(pending_reason))
-                pending_text.clear()
-                pending_reason.clear()
-                last = now
-                await sink.update("".join(text), delta)
+        async with closing(stream) as chunks:
+            async for chunk in chunks:
+                if chunk.text:
+                    text.append(chunk.text)
+                    pending_text.append(chunk.text)
+                if chunk.reasoning:
+                    pending_reason.append(chunk.reasoning)
+                now = time.monotonic()
+                if (pending_text or pending_reason) and now - last >= min_interval:
+                    delta = ReplyChunk("".join(pending_text), "".join(pending_reason))
+                    pending_text.clear()
+                    pending_reason.clear()
+                    last = now
+                    await sink.update("".join(text), delta)
         if pending_text or pending_reason:
             delta = ReplyChunk("".join(pending_text), "".join(pending_reason))
             await sink.update("".join(text), delta)
@@ -162,13 +163,14 @@ async def deliver_segments(
                 last = time.monotonic()
                 sent += 1
 
-    async for chunk in stream:
-        if not chunk.text:
-            continue
-        full.append(chunk.text)
-        ready.extend(splitter.feed(chunk.text))
-        if ready and time.monotonic() - last >= min_interval:
-            await send_ready(final=False)
+    async with closing(stream) as chunks:
+        async for chunk in chunks:
+            if not chunk.text:
+                continue
+            full.append(chunk.text)
+            ready.extend(splitter.feed(chunk.text))
+            if ready and time.monotonic() - last >= min_interval:
+                await send_ready(final=False)
     tail = splitter.flush()
     if tail.strip():
         ready.append(tail)
@@ -180,7 +182,8 @@ async def deliver_whole(
     stream: AsyncIterator[ReplyChunk], send: SendText, *, max_chars: int = 2000
 ) -> str:
     """Collect the whole answer, then send it (split at ``max_chars``)."""
-    text = "".join([chunk.text async for chunk in stream])
+    async with closing(stream) as chunks:
+        text = "".join([chunk.text async for chunk in chunks])
     for piece in split_text(text, max_chars):
         await send(piece)
     return text
@@ -190,7 +193,8 @@ async def collect(stream: AsyncIterator[ReplyChunk]) -> tuple[str, str]:
     """The whole answer and reasoning text of ``stream``."""
     text: list[str] = []
     reasoning: list[str] = []
-    async for chunk in stream:
-        text.append(chunk.text)
-        reasoning.append(chunk.reasoning)
+    async with closing(stream) as chunks:
+        async for chunk in chunks:
+            text.append(chunk.text)
+            reasoning.append(chunk.reasoning)
     return "".join(text), "".join(reasoning)

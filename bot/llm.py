@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from .context import ReplyChunk, Usage
+from bot.context import ReplyChunk, Usage, closing
+
 from .exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
 from .registry import Endpoint, Registry
 from .settings import LLMSettings
@@ -206,11 +207,12 @@ class LLMClient:
             health.in_flight += 1
             started = False
             try:
-                async for chunk in self._stream_one(ep, body, info):
-                    if not started:
-                        started = True
-                        self._succeeded(ep)
-                    yield chunk
+                async with closing(self._stream_one(ep, body, info)) as chunks:
+                    async for chunk in chunks:
+                        if not started:
+                            started = True
+                            self._succeeded(ep)
+                        yield chunk
                 if not started:
                     self._succeeded(ep)
                 return
@@ -232,9 +234,8 @@ class LLMClient:
         info.endpoint = ep.base_url
         try:
             req = self._client.build_request("POST", url, json=body, headers=_auth(ep))
-            resp = await asyncio.wait_for(
-                self._client.send(req, stream=True), self.settings.first_token_timeout
-            )
+            async with asyncio.timeout(self.settings.first_token_timeout):
+                resp = await self._client.send(req, stream=True)
             try:
                 if resp.status_code >= 400:
                     detail = (await resp.aread())[:300].decode("utf-8", "replace")
@@ -245,14 +246,17 @@ class LLMClient:
                 first = True
                 while True:
                     # each wait is bounded on its own: time the consumer spends between
-                    # chunks (pacing a slow platform) must not count against the model
+                    # chunks (pacing a slow platform) must not count against the model.
+                    # (asyncio.wait_for would swallow a cancel that races a buffered
+                    # line on Python 3.11; asyncio.timeout does not.)
                     limit = (
                         self.settings.first_token_timeout
                         if first
                         else self.settings.idle_timeout
                     )
                     try:
-                        line = await asyncio.wait_for(anext(lines), limit)
+                        async with asyncio.timeout(limit):
+                            line = await anext(lines)
                     except StopAsyncIteration:
                         break
                     if not line.startswith("data:"):

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from bot.settings import Settings
 
 from .api import router
-from .auth import announce_setup_link
+from .auth import announce_setup_link, signing_key
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def setup_webui(app: FastAPI, settings: Settings) -> None:
     import nonebot
 
     async def _announce() -> None:
+        signing_key(settings)  # create the key now, not on the first sign-in
         await announce_setup_link(settings)
 
     nonebot.get_driver().on_startup(_announce)

@@ -68,7 +68,7 @@ class Adapter(BaseAdapter):
         headers = ws.request.headers
         origin = headers.get("origin")
         if origin and urlsplit(origin).netloc != headers.get("host", ""):
-            await ws.close(CLOSE_FORBIDDEN, "cross-origin socket refused")
+            await ws.close(CLOSE_FORBIDDEN, "cross-origin socket refused")  # HTTP 403
             return
         cookie = SimpleCookie()
         try:
@@ -81,6 +81,8 @@ class Adapter(BaseAdapter):
                 get_runtime().settings, morsel.value if morsel else None
             )
         except AuthError:
+            # accepted, then closed with a code the page understands ("sign in")
+            await ws.accept()
             await ws.close(CLOSE_UNAUTHORIZED, "sign in first")
             return
         await ws.accept()

@@ -37,6 +37,8 @@ class Connection:
         self.answer: asyncio.Task[None] | None = None
         self.consumer: asyncio.Task[str] | None = None
         self.finished: set[str] = set()
+        #: the client id of the message being answered, until its ``done`` is sent
+        self.busy_id: str | None = None
         self._send_lock = asyncio.Lock()
 
     @property
@@ -69,7 +71,7 @@ class Connection:
                 await self.send({"type": "pong"})
             else:
                 raise FrameError("bad_frame", f"unknown frame type {kind[:32]!r}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             await self.error("bad_frame", "not valid JSON")
         except FrameError as exc:
             frame_id = frame.get("id") if isinstance(frame, dict) else None
@@ -95,9 +97,14 @@ class Connection:
             )
         if conv_id is not None and not isinstance(conv_id, str):
             raise FrameError("bad_frame", "conversation_id must be a string or null")
-        if self.answer is not None and not self.answer.done():
+        if self.busy_id is not None:
             raise FrameError("busy", "an answer is still being generated")
-        conv = await self._conversation(conv_id, text)
+        self.busy_id = frame_id
+        try:
+            conv = await self._conversation(conv_id, text)
+        except FrameError:
+            self.busy_id = None
+            raise
         event = WebMessageEvent(
             user=self.user,
             conversation_id=conv.id,
@@ -129,6 +136,7 @@ class Connection:
         finally:
             if event.client_id not in self.finished:
                 # no matcher answered (chat plugin off, or an error before delivery)
+                self.busy_id = None
                 await self.send(
                     {
                         "type": "done",
@@ -180,6 +188,7 @@ class Connection:
         reason = _finish_reason(ctx, cancelled, self.consumer)
         usage = ctx.usage
         self.finished.add(event.client_id)
+        self.busy_id = None
         MESSAGES_OUT.labels("web").inc()
         await self.send(
             {

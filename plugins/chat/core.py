@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from bot.chain import MiddlewareChain
-from bot.context import ChatContext, ReplyChunk
+from bot.context import ChatContext, ReplyChunk, closing
 from bot.exceptions import FreeChatError, LLMError
 from bot.llm import LLMClient, StreamInfo
 from bot.metrics import ERRORS, IN_FLIGHT, LLM_TTFT
@@ -37,16 +37,18 @@ class Admission:
 async def model_stream(ctx: ChatContext, llm: LLMClient) -> AsyncIterator[ReplyChunk]:
     """The model's answer for ``ctx``; a failure becomes a clear text for the user."""
     info = StreamInfo()
+    upstream = llm.stream(
+        ctx.prompt(),
+        model=ctx.model,
+        max_tokens=ctx.max_tokens,
+        temperature=ctx.temperature,
+        user=ctx.user_key,
+        info=info,
+    )
     try:
-        async for chunk in llm.stream(
-            ctx.prompt(),
-            model=ctx.model,
-            max_tokens=ctx.max_tokens,
-            temperature=ctx.temperature,
-            user=ctx.user_key,
-            info=info,
-        ):
-            yield chunk
+        async with closing(upstream) as chunks:
+            async for chunk in chunks:
+                yield chunk
         ctx.extra["finish_reason"] = info.finish_reason or "stop"
     except LLMError as exc:
         ERRORS.labels("llm").inc()
