@@ -117,7 +117,7 @@ async def _check_forgery(bot, forge: str) -> None:
         )
     elif forge == "tampered":
         good = jwt.encode(claims, key, algorithm="HS256")
-        head, payload, sig = good.split(".")
+        head, _payload, sig = good.split(".")
         other = jwt.encode(claims | {"sub": "mallory"}, "k" * 40, algorithm="HS256")
         token = f"{head}.{other.split('.')[1]}.{sig}"
     else:

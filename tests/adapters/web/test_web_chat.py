@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ class WebChat:
         self.headers["Origin"] = origin or base_url
         self.ws: Any = None
 
-    async def __aenter__(self) -> WebChat:
+    async def __aenter__(self) -> Self:
         self.ws = await websockets.connect(self.url, additional_headers=self.headers)
         return self
 
