@@ -22,9 +22,11 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from bisect import bisect_right
 from functools import lru_cache
 from itertools import accumulate
+
+import numpy as np
+import numpy.typing as npt
 
 TABLE_SIZE = 0x30000
 #: every character above the table folds like this one
@@ -122,6 +124,8 @@ class Normalizer:
     ) -> None:
         self.skip_chars = skip_chars
         self.table = build_table(skip_chars, traditional, homoglyphs)
+        #: UTF-8 length of each character's folding
+        self.byte_lengths = _byte_lengths(skip_chars, traditional, homoglyphs)
 
     @staticmethod
     def prepare(text: str) -> str:
@@ -141,7 +145,20 @@ class Normalizer:
         ends = list(accumulate(map(len, map(self.table.__getitem__, map(ord, pre)))))
         return pre.translate(self.table), ends
 
+    def byte_ends(self, prepared: str) -> npt.NDArray[np.int64]:
+        """Per character of ``prepared`` text, the running UTF-8 length of the
+        normalised text up to and including it (vectorised)."""
+        cps = np.frombuffer(prepared.encode("utf-32-le"), dtype=np.uint32)
+        return np.cumsum(self.byte_lengths[cps], dtype=np.int64)
 
-def original_span(ends: list[int], start: int, end: int) -> tuple[int, int]:
-    """The original characters ``[a, b)`` that produced normalised ``[start, end)``."""
-    return bisect_right(ends, start), bisect_right(ends, end - 1) + 1
+
+@lru_cache(maxsize=8)
+def _byte_lengths(
+    skip_chars: str, traditional: bool, homoglyphs: bool
+) -> npt.NDArray[np.uint8]:
+    table = build_table(skip_chars, traditional, homoglyphs)
+    return np.fromiter(
+        (len(x.encode("utf-8", "surrogatepass")) for x in table),
+        dtype=np.uint8,
+        count=len(table),
+    )
