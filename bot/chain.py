@@ -68,33 +68,54 @@ class MiddlewareChain:
 
     async def run(self, ctx: ChatContext, terminal: Terminal) -> None:
         """Run every middleware around ``terminal`` for ``ctx``."""
-        entries = tuple(self._entries)
-        observer = self._observer
+        await _Next(tuple(self._entries), 0, ctx, terminal, self._observer)()
 
-        async def dispatch(i: int) -> None:
-            if i == len(entries):
-                await terminal(ctx)
-                return
-            entry = entries[i]
-            called = False
 
-            async def call_next() -> None:
-                nonlocal called
-                if called:
-                    raise ChainError(f"{entry.name} called call_next twice")
-                called = True
-                await dispatch(i + 1)
+class _Next:
+    """``call_next`` for the middleware at ``index``: one small object per step
+    instead of nested closures (this is the per-message hot path)."""
 
-            if observer is None:
-                await entry.fn(ctx, call_next)
-                return
-            start = time.perf_counter()
-            try:
-                await entry.fn(ctx, call_next)
-            finally:
-                observer(entry.name, time.perf_counter() - start)
+    __slots__ = ("called", "ctx", "entries", "index", "observer", "terminal")
 
-        await dispatch(0)
+    def __init__(
+        self,
+        entries: tuple[_Entry, ...],
+        index: int,
+        ctx: ChatContext,
+        terminal: Terminal,
+        observer: Observer | None,
+    ) -> None:
+        self.entries = entries
+        self.index = index
+        self.ctx = ctx
+        self.terminal = terminal
+        self.observer = observer
+        self.called = False
+
+    async def __call__(self) -> None:
+        i = self.index
+        if i == len(self.entries):
+            await self.terminal(self.ctx)
+            return
+        entry = self.entries[i]
+        call_next = _Next(self.entries, i + 1, self.ctx, self.terminal, self.observer)
+        if self.observer is None:
+            await entry.fn(self.ctx, call_next.once(entry.name))
+            return
+        start = time.perf_counter()
+        try:
+            await entry.fn(self.ctx, call_next.once(entry.name))
+        finally:
+            self.observer(entry.name, time.perf_counter() - start)
+
+    def once(self, caller: str) -> NextFn:
+        async def call_next() -> None:
+            if self.called:
+                raise ChainError(f"{caller} called call_next twice")
+            self.called = True
+            await self()
+
+        return call_next
 
 
 #: the process-wide chain the ``chat`` plugin runs

@@ -7,7 +7,6 @@ middleware chain reads and changes it; the delivery strategy consumes ``ctx.repl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -53,20 +52,25 @@ async def _empty() -> AsyncIterator[ReplyChunk]:
     yield  # pragma: no cover - makes this an async generator
 
 
-@contextlib.asynccontextmanager
-async def closing(
-    stream: AsyncIterator[ReplyChunk],
-) -> AsyncIterator[AsyncIterator[ReplyChunk]]:
-    """Iterate ``stream`` and close it on the way out, however the loop ends.
+class closing:  # noqa: N801 - used like contextlib.aclosing
+    """Iterate a stream and close it on the way out, however the loop ends.
 
     A consumer (or a wrapping generator) that stops early must close the stream it
     reads: an abandoned async generator keeps the upstream model request open until
     it is garbage-collected. ``async with closing(inner) as s: async for c in s``.
+    (A plain class: this sits on the per-chunk path of every wrapper.)
     """
-    try:
-        yield stream
-    finally:
-        aclose = getattr(stream, "aclose", None)
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: AsyncIterator[ReplyChunk]) -> None:
+        self.stream = stream
+
+    async def __aenter__(self) -> AsyncIterator[ReplyChunk]:
+        return self.stream
+
+    async def __aexit__(self, *exc: object) -> None:
+        aclose = getattr(self.stream, "aclose", None)
         if aclose is not None:
             await aclose()
 
