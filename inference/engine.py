@@ -220,8 +220,7 @@ class Engine:
             self._running = False
 
     def _run(self) -> None:
-        if self.config.num_threads:
-            torch.set_num_threads(self.config.num_threads)
+        torch.set_num_threads(self.config.torch_threads())
         batch = KVBatch(self.loaded.model, self.config.device)
         with torch.inference_mode():
             while self._running:

@@ -1,0 +1,369 @@
+"""Benchmark of the inference service against transformers' own server.
+
+One run measures, for the demo model (~5M parameters) and a larger random model
+(hidden 512, 8 layers, ~29M), with N = 1, 8, 16 concurrent streaming HTTP clients:
+
+  (a) `freechat inference` (this package, continuous batching),
+  (b) `transformers serve --continuous-batching` with the same model and the same
+      KV cache bound (blocks x block size = our `kv_cache_tokens`),
+  (c) one request at a time (our server with `--max-batch-size 1`),
+
+plus plain `model.generate` in-process for one request, the baseline for the
+lone-request target. Each client asks for `max_tokens` greedy tokens with its own
+prompt; tokens are counted as streamed content chunks for every server (one
+chunk per token; transformers serve reports no usage when streaming). TTFT is
+the time from sending the request to the first non-empty content chunk.
+
+    python bench/inference.py            # full run, medians of 3 rounds
+    python bench/inference.py --quick    # one round, fewer tokens
+
+Prints a markdown table and the target ratios. Servers run as subprocesses with
+HF_HUB_OFFLINE=1; their logs go to the work folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from inference.demo_model import build_demo_model, build_random_model  # noqa: E402
+
+LARGE_SHAPE = {
+    "hidden_size": 512,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 8,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 64,
+}
+TOPICS = [
+    "天气", "python", "历史", "音乐", "数学", "旅行", "烹饪", "电影",
+    "足球", "诗歌", "化学", "经济", "编程", "绘画", "天文", "哲学",
+]  # fmt: skip
+
+
+def prompt(i: int) -> str:
+    """A different prompt per client, 30-60 tokens."""
+    return (
+        f"请用几句话介绍{TOPICS[i % 16]}。Please explain topic number {i} briefly. "
+        * (1 + i % 2)
+    )
+
+
+@dataclass
+class Round:
+    """Figures of one round of N concurrent clients."""
+
+    tokens_per_s: float
+    ttft_p50: float
+    ttft_p95: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The body pieces of a chunked HTTP/1.1 response."""
+    while True:
+        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return
+        piece = await reader.readexactly(size)
+        await reader.readexactly(2)
+        yield piece
+
+
+async def one_client(
+    url: str, model: str, text: str, max_tokens: int
+) -> tuple[float, int]:
+    """Stream one completion over a bare HTTP/1.1 connection; (TTFT, tokens).
+
+    A lean client on purpose: with httpx, setting up 16 connections in one
+    Python process takes tens of milliseconds of the client's own CPU time on a
+    2-core machine, which would be counted as every server's TTFT.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": text}],
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+        }
+    ).encode()
+    sent = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"{url}: {status.decode().strip()}")
+    chunked = False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        chunked |= line.lower().startswith(b"transfer-encoding: chunked")
+    ttft = float("nan")
+    tokens = 0
+    buffer = b""
+    pieces = _read_chunked(reader) if chunked else _read_all(reader)
+    async for piece in pieces:
+        buffer += piece
+        *events, buffer = buffer.split(b"\n\n")
+        for event in events:
+            if not event.startswith(b"data: ") or event == b"data: [DONE]":
+                continue
+            choices = json.loads(event[6:]).get("choices") or []
+            if choices and (choices[0].get("delta") or {}).get("content"):
+                tokens += 1
+                if tokens == 1:
+                    ttft = time.perf_counter() - sent
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ttft, tokens
+
+
+async def _read_all(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    while piece := await reader.read(65536):
+        yield piece
+
+
+async def run_round(url: str, model: str, n: int, max_tokens: int) -> Round:
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(one_client(url, model, prompt(i), max_tokens) for i in range(n))
+    )
+    elapsed = time.perf_counter() - started
+    ttfts = [t for t, _ in results]
+    return Round(
+        tokens_per_s=sum(k for _, k in results) / elapsed,
+        ttft_p50=statistics.median(ttfts),
+        ttft_p95=percentile(ttfts, 0.95),
+    )
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"server did not come up; see {log}")
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], log: Path, port: int, threads: int) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "OMP_NUM_THREADS": str(threads),
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def ours_cmd(
+    path: Path, port: int, batch: int, kv_tokens: int, threads: int
+) -> list[str]:
+    return [
+        sys.executable, "-m", "inference", "serve", "--model", str(path),
+        "--port", str(port), "--max-batch-size", str(batch),
+        "--num-threads", str(threads),
+        "--kv-cache-tokens", str(kv_tokens), "--no-fallback", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def hf_cmd(path: Path, port: int, kv_tokens: int) -> list[str]:
+    exe = shutil.which("transformers") or str(
+        Path(sys.executable).parent / "transformers"
+    )
+    return [
+        exe, "serve", str(path), "--device", "cpu", "--continuous-batching",
+        "--cb-block-size", "32", "--cb-num-blocks", str(kv_tokens // 32),
+        "--cb-max-batch-tokens", "512", "--port", str(port), "--host", "127.0.0.1",
+    ]  # fmt: skip
+
+
+def plain_generate(path: Path, max_tokens: int, repeats: int, threads: int) -> float:
+    """Tokens/s of `model.generate` for one greedy request, in this process."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt(0)}],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_tensors="pt",
+    )["input_ids"]
+    rates = []
+    for i in range(repeats + 1):
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_tokens,
+                min_new_tokens=max_tokens,
+                do_sample=False,
+            )
+        if i:  # the first run warms up
+            rates.append(
+                (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
+            )
+    return statistics.median(rates)
+
+
+def measure(
+    url: str, model: str, sizes: list[int], tokens: int, reps: int
+) -> dict[int, Round]:
+    asyncio.run(run_round(url, model, 2, 8))  # warm-up
+    figures = {}
+    for n in sizes:
+        rounds = [asyncio.run(run_round(url, model, n, tokens)) for _ in range(reps)]
+        figures[n] = Round(
+            statistics.median(r.tokens_per_s for r in rounds),
+            statistics.median(r.ttft_p50 for r in rounds),
+            statistics.median(r.ttft_p95 for r in rounds),
+        )
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one round, 32 tokens")
+    parser.add_argument("--work", default="/tmp/freechat-bench", help="models and logs")
+    parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument("--kv-tokens", type=int, default=4096)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="torch threads for every contender (default: CPUs - 1, our default)",
+    )
+    args = parser.parse_args()
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    tokens = args.max_tokens or (32 if args.quick else 64)
+    reps = 1 if args.quick else 3
+    sizes = [1, 8, 16]
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    demo = build_demo_model(work / "demo")
+    models = {"demo (5M)": demo}
+    if not args.skip_large:
+        models["large (29M)"] = build_random_model(
+            work / "large", shape=LARGE_SHAPE, tokenizer_from=demo
+        )
+    rows: list[str] = []
+    summary: list[str] = []
+    for label, path in models.items():
+        generate = plain_generate(path, tokens, reps, args.threads)
+        results: dict[str, dict[int, Round]] = {}
+        port = free_port()
+        with server(
+            ours_cmd(path, port, 16, args.kv_tokens, args.threads),
+            work / "ours.log",
+            port,
+            args.threads,
+        ) as url:
+            results["(a) freechat"] = measure(url, path.name, sizes, tokens, reps)
+        if not args.skip_hf:
+            port = free_port()
+            with server(
+                hf_cmd(path, port, args.kv_tokens), work / "hf.log", port, args.threads
+            ) as url:
+                results["(b) transformers serve CB"] = measure(
+                    url, str(path), sizes, tokens, reps
+                )
+        port = free_port()
+        with server(
+            ours_cmd(path, port, 1, args.kv_tokens, args.threads),
+            work / "one.log",
+            port,
+            args.threads,
+        ) as url:
+            results["(c) one at a time"] = measure(url, path.name, sizes, tokens, reps)
+        rows.append(f"| {label} | plain model.generate | 1 | {generate:.0f} | | |")
+        for name, figures in results.items():
+            for n, r in figures.items():
+                rows.append(
+                    f"| {label} | {name} | {n} | {r.tokens_per_s:.0f} "
+                    f"| {r.ttft_p50 * 1000:.0f} | {r.ttft_p95 * 1000:.0f} |"
+                )
+        ours = results["(a) freechat"]
+        summary.append(
+            f"- {label}: lone request {ours[1].tokens_per_s:.0f} tok/s = "
+            f"{ours[1].tokens_per_s / generate:.0%} of model.generate (target >= 90%)"
+        )
+        if "(b) transformers serve CB" in results:
+            theirs = results["(b) transformers serve CB"][16]
+            summary.append(
+                f"- {label}: N=16 (a)/(b) = {ours[16].tokens_per_s / theirs.tokens_per_s:.2f}x"
+                f" (target >= 1.5x), (a) TTFT p50 {ours[16].ttft_p50 * 1000:.0f} ms"
+                " (target < 100 ms)"
+            )
+    print(
+        f"\n{tokens} new tokens per client, greedy, KV bound {args.kv_tokens} tokens,"
+        f" {os.cpu_count()} CPUs, {args.threads} torch thread(s) each,"
+        f" medians of {reps} round(s), load average before: {load_before}\n"
+    )
+    print("| model | server | N | aggregate tok/s | TTFT p50 ms | TTFT p95 ms |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print()
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
