@@ -67,7 +67,7 @@ async def main() -> None:
         base.append(await per_message(base_chain, args.messages))
         full.append(await per_message(full_chain, args.messages))
     b, f = statistics.median(base), statistics.median(full)
-    print("| chain | µs per message (median of %d) |" % args.repeats)
+    print(f"| chain | µs per message (median of {args.repeats}) |")
     print("|---|---|")
     print(f"| bare terminal (baseline) | {b:.1f} |")
     print(f"| 6 no-op middlewares | {f:.1f} |")

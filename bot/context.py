@@ -52,7 +52,7 @@ async def _empty() -> AsyncIterator[ReplyChunk]:
     yield  # pragma: no cover - makes this an async generator
 
 
-class closing:  # noqa: N801 - used like contextlib.aclosing
+class closing:  # lower case: used like contextlib.aclosing
     """Iterate a stream and close it on the way out, however the loop ends.
 
     A consumer (or a wrapping generator) that stops early must close the stream it
