@@ -110,3 +110,59 @@ class ConsulRegistry(Registry):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._client.aclose()
+
+
+class ConsulRegistration:
+    """Registers one service instance with a Consul agent, with an HTTP health check,
+    and deregisters it on stop (inference instances use this)."""
+
+    def __init__(
+        self,
+        agent_url: str,
+        service: str,
+        *,
+        address: str,
+        port: int,
+        path: str = "/v1",
+        health_path: str = "/health",
+        interval: str = "10s",
+        instance_id: str | None = None,
+    ) -> None:
+        self.agent_url = agent_url.rstrip("/")
+        self.service = service
+        self.address = address
+        self.port = port
+        self.path = path
+        self.health_path = health_path
+        self.interval = interval
+        self.instance_id = instance_id or f"{service}-{address}-{port}"
+
+    def payload(self) -> dict[str, object]:
+        return {
+            "ID": self.instance_id,
+            "Name": self.service,
+            "Address": self.address,
+            "Port": self.port,
+            "Meta": {"path": self.path},
+            "Check": {
+                "HTTP": f"http://{self.address}:{self.port}{self.health_path}",
+                "Interval": self.interval,
+                "Timeout": "3s",
+                "DeregisterCriticalServiceAfter": "1m",
+            },
+        }
+
+    async def register(self) -> None:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            resp = await client.put(
+                f"{self.agent_url}/v1/agent/service/register", json=self.payload()
+            )
+            resp.raise_for_status()
+        log.info("registered %s in Consul as %s", self.service, self.instance_id)
+
+    async def deregister(self) -> None:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            resp = await client.put(
+                f"{self.agent_url}/v1/agent/service/deregister/{self.instance_id}"
+            )
+            resp.raise_for_status()
