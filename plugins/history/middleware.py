@@ -6,6 +6,8 @@ session's persona into ``ctx.system_prompt``. The user's message (already masked
 the sensitive-word filter, which runs inside) is saved concurrently with the model
 call; the answer, exactly as the user saw it after the output filter, is saved when
 the stream ends, is stopped, or fails. Error texts are never saved as answers.
+Requests whose client keeps the conversation (``ctx.extra["stateless"]`` or
+``ctx.extra["client_history"]``, set by the OpenAI-compatible adapter) pass through.
 """
 
 from __future__ import annotations
@@ -113,6 +115,10 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 def make_middleware(config: Config) -> Middleware:
     async def history(ctx: ChatContext, call_next: NextFn) -> None:
+        if ctx.extra.get("stateless") or ctx.extra.get("client_history"):
+            # the client keeps the conversation (OpenAI-style API): nothing to add
+            await call_next()
+            return
         rt = get_runtime()
         try:
             conv = await _conversation(ctx)
