@@ -69,6 +69,10 @@ class Connection:
                 self.stop()
             elif kind == "ping":
                 await self.send({"type": "pong"})
+            elif kind == "list":
+                await self.on_list()
+            elif kind == "switch":
+                await self.on_switch(frame)
             else:
                 raise FrameError("bad_frame", f"unknown frame type {kind[:32]!r}")
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -114,6 +118,44 @@ class Connection:
         )
         event._connection = self
         self.answer = asyncio.create_task(self._answer(event))
+
+    async def on_list(self) -> None:
+        rows = (
+            await Conversation.filter(owner=self.owner, archived=False)
+            .order_by("-updated_at")
+            .limit(200)
+        )
+        items = [
+            {"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat()}
+            for c in rows
+        ]
+        await self.send({"type": "conversations", "items": items})
+
+    async def on_switch(self, frame: dict[str, Any]) -> None:
+        conv_id = frame.get("conversation_id")
+        if not isinstance(conv_id, str):
+            raise FrameError("bad_frame", "conversation_id must be a string")
+        conv = await Conversation.get_or_none(id=conv_id[:36], owner=self.owner)
+        if conv is None:
+            raise FrameError("not_found", "no such conversation")
+        messages = await conv.messages.all().order_by("id")
+        await self.send(
+            {
+                "type": "history",
+                "conversation_id": conv.id,
+                "title": conv.title,
+                "messages": [
+                    {
+                        "role": m.role,
+                        "content": m.content,
+                        "reasoning": m.reasoning,
+                        "created_at": m.created_at.isoformat(),
+                        "demo": m.demo,
+                    }
+                    for m in messages
+                ],
+            }
+        )
 
     async def _conversation(self, conv_id: str | None, text: str) -> Conversation:
         if conv_id is None:

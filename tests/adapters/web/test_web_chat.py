@@ -223,3 +223,22 @@ async def test_conversation_continues_and_lists(
         items = (await client.get("/api/conversations")).json()["items"]
         assert [i["id"] for i in items] == [conv]
         assert items[0]["title"] == "first message"
+
+
+async def test_list_and_switch_over_the_socket(
+    bot, cookies, openai_stub: OpenAIStub
+) -> None:
+    openai_stub.set_default("answer one")
+    async with WebChat(bot.base_url, cookies) as chat:
+        await chat.send("question one")
+        conv = (await chat.until_done())[0]["conversation_id"]
+        await chat.raw({"type": "list"})
+        listing = await chat.recv()
+        assert listing["type"] == "conversations"
+        assert [i["id"] for i in listing["items"]] == [conv]
+        await chat.raw({"type": "switch", "conversation_id": conv})
+        history = await chat.recv()
+        assert history["type"] == "history"
+        assert history["conversation_id"] == conv
+        await chat.raw({"type": "switch", "conversation_id": "someone-elses"})
+        assert (await chat.recv())["code"] == "not_found"
