@@ -27,7 +27,7 @@ PG_ADMIN = os.environ.get(
     "FREECHAT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("FREECHAT_TEST_REDIS", "redis://127.0.0.1:6379/0")
-MINE = ("rate_limit", "sensitive_words", "keywords", "history", "token_budget")
+MINE = ("rate_limit", "sensitive_words", "keywords", "history", "token_budget", "admin")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,237 @@
+"""Admin commands in chat: ``/ban``, ``/unban``, ``/budget``, ``/word``, ``/keyword``.
+
+NoneBot command matchers of priority 1 (they never reach the model). Only
+superusers may use them: user keys listed in ``superusers`` (``platform:user_id``,
+as the platform's context factory builds them), contexts the adapter marks as
+admin, or NoneBot's own SUPERUSER. Every change is written to ``AuditLog`` and
+published on the change feed, so every instance applies it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+from nonebot import get_plugin_config, on_command
+from nonebot.adapters import Bot, Event, Message
+from nonebot.matcher import Matcher
+from nonebot.params import CommandArg
+from nonebot.permission import SUPERUSER
+from nonebot.plugin import PluginMetadata
+from tortoise.exceptions import BaseORMException
+
+from bot.context import ChatContext
+from bot.platform import get_platform
+from bot.runtime import get_runtime
+from bot.store.models import (
+    AuditLog,
+    Ban,
+    BudgetOverride,
+    KeywordRule,
+    SensitiveWord,
+)
+
+from . import core
+from .config import Config
+
+__plugin_meta__ = PluginMetadata(
+    name="admin",
+    description="Admin commands: bans, budgets, sensitive words, keyword rules",
+    usage=(
+        "/ban <platform:id> [reason] | /unban <platform:id> | "
+        "/budget <user|group> <platform:id> <daily|-> [monthly|-] | "
+        "/word add|del <word> [category] | "
+        "/keyword add <exact|contains|regex> <pattern> <reply> | /keyword del <id>"
+    ),
+    type="application",
+    config=Config,
+)
+
+log = logging.getLogger(__name__)
+config = get_plugin_config(Config)
+
+ban = on_command("ban", priority=1, block=True)
+unban = on_command("unban", priority=1, block=True)
+budget = on_command("budget", priority=1, block=True)
+word = on_command("word", priority=1, block=True)
+keyword = on_command("keyword", priority=1, block=True)
+
+
+async def _admin(bot: Bot, event: Event) -> ChatContext | None:
+    """The sender's context when the sender is an admin, else None."""
+    platform = get_platform(bot.adapter.get_name())
+    ctx = await platform.context_factory(bot, event) if platform else None
+    if ctx is None:
+        return None
+    if ctx.is_admin or ctx.user_key in get_runtime().settings.superusers:
+        return ctx
+    if await SUPERUSER(bot, event):
+        return ctx
+    return None
+
+
+async def _audit(actor: str, action: str, detail: dict[str, Any]) -> None:
+    await AuditLog.create(
+        actor=actor, action=action, detail=json.dumps(detail, ensure_ascii=False)
+    )
+
+
+async def _publish(channel: str, message: dict[str, Any]) -> None:
+    await get_runtime().state.publish(channel, message)
+
+
+async def _guard(matcher: type[Matcher], bot: Bot, event: Event) -> ChatContext:
+    ctx = await _admin(bot, event)
+    if ctx is None:
+        log.warning("admin command refused for %s", event.get_user_id())
+        if config.admin_denied_message:
+            await matcher.finish(config.admin_denied_message)
+        await matcher.finish()
+    assert ctx is not None
+    return ctx
+
+
+def _args(arg: Message) -> list[str]:
+    return arg.extract_plain_text().split()
+
+
+@ban.handle()
+async def _ban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+    ctx = await _guard(ban, bot, event)
+    try:
+        req = core.parse_ban(_args(arg))
+        await Ban.update_or_create(
+            user_key=req.user_key,
+            defaults={"reason": req.reason, "created_by": ctx.user_key, "until": None},
+        )
+        await _audit(ctx.user_key, "ban", {"user": req.user_key, "reason": req.reason})
+        await _publish(core.ACCESS_CHANNEL, {"kind": "ban", "key": req.user_key})
+    except core.UsageError as exc:
+        await ban.finish(f"Usage: {exc}")
+    except BaseORMException as exc:
+        log.error("/ban failed: %s", exc)
+        await ban.finish("Failed, see the log.")
+    await ban.finish(f"Banned {req.user_key}.")
+
+
+@unban.handle()
+async def _unban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+    ctx = await _guard(unban, bot, event)
+    try:
+        key = core.parse_unban(_args(arg))
+        removed = await Ban.filter(user_key=key).delete()
+        await _audit(ctx.user_key, "unban", {"user": key})
+        await _publish(core.ACCESS_CHANNEL, {"kind": "unban", "key": key})
+    except core.UsageError as exc:
+        await unban.finish(f"Usage: {exc}")
+    await unban.finish(f"Unbanned {key}." if removed else f"{key} was not banned.")
+
+
+@budget.handle()
+async def _budget(
+    bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]
+) -> None:
+    ctx = await _guard(budget, bot, event)
+    try:
+        req = core.parse_budget(_args(arg))
+        await BudgetOverride.update_or_create(
+            scope_kind=req.kind,
+            scope_key=req.key,
+            defaults={"daily_limit": req.daily, "monthly_limit": req.monthly},
+        )
+        detail = {
+            "kind": req.kind,
+            "key": req.key,
+            "daily": req.daily,
+            "monthly": req.monthly,
+        }
+        await _audit(ctx.user_key, "budget", detail)
+        await _publish(core.BUDGET_CHANNEL, {"kind": req.kind, "key": req.key})
+    except core.UsageError as exc:
+        await budget.finish(f"Usage: {exc}")
+    shown = ", ".join(
+        f"{name} {'default' if v is None else v}"
+        for name, v in (("daily", req.daily), ("monthly", req.monthly))
+    )
+    await budget.finish(f"Budget of {req.kind} {req.key}: {shown}.")
+
+
+@word.handle()
+async def _word(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+    ctx = await _guard(word, bot, event)
+    try:
+        req = core.parse_word(_args(arg))
+        if req.op == "add":
+            await SensitiveWord.get_or_create(
+                word=req.word,
+                category=req.category,
+                defaults={"created_by": ctx.user_key},
+            )
+        else:
+            await SensitiveWord.filter(word=req.word, category=req.category).delete()
+        await _audit(
+            ctx.user_key, f"word.{req.op}", {"word": req.word, "category": req.category}
+        )
+        await _publish(
+            core.WORDS_CHANNEL,
+            {"op": req.op, "word": req.word, "category": req.category},
+        )
+    except core.UsageError as exc:
+        await word.finish(f"Usage: {exc}")
+    done = "Added" if req.op == "add" else "Removed"
+    await word.finish(f"{done} a word in {req.category}.")
+
+
+def _check_pattern(req: core.KeywordArgs) -> str | None:
+    """Why the keyword plugin would reject this rule, when it is loaded."""
+    kw = sys.modules.get("plugins.keywords.core")
+    if kw is None:
+        return None
+    try:
+        kw.validate(kw.Rule(pattern=req.pattern, reply=req.reply, match=req.match))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@keyword.handle()
+async def _keyword(
+    bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]
+) -> None:
+    ctx = await _guard(keyword, bot, event)
+    try:
+        req = core.parse_keyword(_args(arg))
+    except core.UsageError as exc:
+        await keyword.finish(f"Usage: {exc}")
+    if req.op == "del":
+        removed = await KeywordRule.filter(id=req.rule_id).delete()
+        await _audit(ctx.user_key, "keyword.del", {"id": req.rule_id})
+        await _publish(core.KEYWORDS_CHANNEL, {"op": "del", "id": req.rule_id})
+        await keyword.finish(
+            f"Removed rule {req.rule_id}." if removed else "No such rule."
+        )
+    problem = _check_pattern(req)
+    if problem:
+        await keyword.finish(f"Rejected: {problem}")
+    rule = await KeywordRule.create(
+        scope=req.scope,
+        match=req.match,
+        pattern=req.pattern,
+        reply=req.reply,
+        priority=req.priority,
+    )
+    await _audit(
+        ctx.user_key,
+        "keyword.add",
+        {
+            "id": rule.id,
+            "match": req.match,
+            "pattern": req.pattern,
+            "scope": req.scope,
+            "priority": req.priority,
+        },
+    )
+    await _publish(core.KEYWORDS_CHANNEL, {"op": "add", "id": rule.id})
+    await keyword.finish(f"Added rule {rule.id}.")

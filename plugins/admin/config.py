@@ -1,0 +1,10 @@
+"""Settings of the admin plugin (``plugins: {admin: {...}}``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Config(BaseModel):
+    #: answer to a command from someone who is not an admin (empty: stay silent)
+    admin_denied_message: str = "Only admins can do that. 仅管理员可用。"
