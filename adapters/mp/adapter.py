@@ -189,7 +189,7 @@ class Adapter(BaseAdapter):
             return 0
 
     @override
-    async def _call_api(self, bot: Bot, api: str, **data: Any) -> Any:
+    async def _call_api(self, bot: Bot, api: str, **data: Any) -> Any:  # type: ignore[override]
         """``await bot.call_api("message/custom/send", **payload)``: any
         ``/cgi-bin/`` POST API with the account's token."""
         return await self.clients[bot.self_id].call(api, data)

@@ -26,7 +26,7 @@ class Bot(BaseBot):
         self.account = account
 
     @override
-    async def send(
+    async def send(  # type: ignore[override]
         self, event: Event, message: str | Message | MessageSegment, **kwargs: Any
     ) -> Any:
         """Answer ``event``: passively while its HTTP delivery still waits, else

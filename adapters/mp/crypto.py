@@ -54,7 +54,7 @@ class MsgCrypto:
             raise CryptoError("payload is not base64") from exc
         if not raw or len(raw) % 16:
             raise CryptoError("payload is not whole AES blocks")
-        plain = WeChatCipher(self.key).decrypt(raw)
+        plain: bytes = WeChatCipher(self.key).decrypt(raw)
         pad = plain[-1]
         if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad:
             raise CryptoError("bad padding")
@@ -75,7 +75,8 @@ class MsgCrypto:
 
     def encrypt(self, message: str) -> str:
         out: bytes = PrpCrypto(self.key).encrypt(message, self.receive_id)
-        return out.decode()
+        text: str = out.decode()
+        return text
 
     def seal(self, message: str) -> tuple[str, str, str, str]:
         """Encrypt ``message`` for a reply: ``(encrypt, signature, timestamp, nonce)``."""

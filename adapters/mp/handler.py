@@ -31,7 +31,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +121,7 @@ class CallbackHandler:
         config: Config,
         state: Callable[[], StateStore],
         dispatch: Callable[[Event], None],
-        send_rest: Callable[[Event, list[str]], Awaitable[int]],
+        send_rest: Callable[[Event, list[str]], Coroutine[Any, Any, int]],
     ) -> None:
         self.account = account
         self.config = config
@@ -276,7 +276,9 @@ class CallbackHandler:
     def _passive(self, event: Event, text: str, fmt: str, encrypted: bool) -> Reply:
         pieces = split_text(text, self.config.mp_max_chars)
         if len(pieces) > 1:
-            task = asyncio.create_task(self.send_rest(event, pieces[1:]))
+            task: asyncio.Task[int] = asyncio.create_task(
+                self.send_rest(event, pieces[1:])
+            )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         MESSAGES_OUT.labels("mp").inc()

@@ -297,7 +297,7 @@ class Adapter(BaseAdapter):
                 log.error("wecom %s: message/send failed: %s", event.bot, exc)
 
     @override
-    async def _call_api(self, bot: Bot, api: str, **data: Any) -> Any:
+    async def _call_api(self, bot: Bot, api: str, **data: Any) -> Any:  # type: ignore[override]
         """Apps: any ``/cgi-bin/`` POST API with the app's token. AI bots on the long
         connection: a frame ``{"cmd": api, "body": data}``."""
         if bot.self_id in self.clients:
@@ -308,4 +308,3 @@ class Adapter(BaseAdapter):
         return await conn.send(
             {"cmd": api, "headers": {"req_id": new_req_id()}, "body": data}
         )
-

@@ -26,7 +26,7 @@ class Bot(BaseBot):
         self.target = target
 
     @override
-    async def send(
+    async def send(  # type: ignore[override]
         self, event: Event, message: str | Message | MessageSegment, **kwargs: Any
     ) -> Any:
         """Answer ``event`` with one finished message, the way its source allows."""

@@ -247,3 +247,36 @@ async def test_memory_stays_flat_under_hostile_input(
     # nonce claims are the only thing kept (bounded by the timestamp window)
     assert after - before < 3_000_000, after - before
     assert llm.calls == []
+
+
+@pytest.mark.parametrize(("mode", "fmt"), [("plaintext", "xml"), ("safe", "json")])
+async def test_mutated_callbacks_never_500(
+    make_instance, llm: ScriptedLLM, mode: str, fmt: str
+) -> None:
+    """Random byte flips, truncations and insertions of valid callbacks."""
+    import random
+
+    rng = random.Random(4711)
+    account = Account(mode=mode)
+    inst = await make_instance(account)
+    poster = WeChatPoster(inst.base_url, account, encrypted=mode == "safe", fmt=fmt)
+    statuses: set[int] = set()
+    async with httpx.AsyncClient() as client:
+        for _ in range(80):
+            d = poster.delivery(text_message("fuzz"))
+            body = bytearray(d.body)
+            for _ in range(rng.randint(1, 4)):
+                op = rng.random()
+                pos = rng.randrange(len(body))
+                if op < 0.5:
+                    body[pos] = rng.randrange(256)
+                elif op < 0.75:
+                    del body[pos:]
+                    body += b"x"
+                else:
+                    body[pos:pos] = rng.choice(
+                        [b"<", b"{", b"]]>", b"&", b"\x00", b'"']
+                    )
+            resp = await client.post(poster.url, params=d.params, content=bytes(body))
+            statuses.add(resp.status_code)
+    assert all(s < 500 for s in statuses), statuses

@@ -262,3 +262,33 @@ async def test_replayed_nonce_with_another_body_is_refused(
     _, r2 = await poster.post(forged, f"<xml><Encrypt>{enc}</Encrypt></xml>".encode())
     assert r1.status_code == 200
     assert r2.status_code == 403
+
+
+@pytest.mark.parametrize("which", ["hook", "app"])
+async def test_mutated_callbacks_never_500(make_instance, which: str) -> None:
+    import random
+
+    rng = random.Random(1234)
+    inst = await make_instance(wecom_bots=[webhook_bot()], wecom_apps=[app_config()])
+    poster = (
+        hook_poster(inst.base_url) if which == "hook" else app_poster(inst.base_url)
+    )
+    statuses: set[int] = set()
+    async with httpx.AsyncClient() as client:
+        for _ in range(80):
+            if which == "hook":
+                params, body_bytes = poster.json_body(text_callback("fuzz"))
+            else:
+                params, body_bytes = poster.xml_body(app_text("fuzz"))
+            body = bytearray(body_bytes)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(body))
+                if rng.random() < 0.6:
+                    body[pos] = rng.randrange(256)
+                else:
+                    body[pos:pos] = rng.choice(
+                        [b"<", b"{", b"]]>", b"&", b"\x00", b'"']
+                    )
+            resp = await client.post(poster.url, params=params, content=bytes(body))
+            statuses.add(resp.status_code)
+    assert all(s < 500 for s in statuses), statuses
