@@ -37,7 +37,7 @@ from .callback import Callback
 from .config import Config, WeComApp, WeComBot
 from .event import Event, MessageEvent, NoticeEvent, bot_event
 from .exception import CallbackRejected, WeComApiError
-from .longconn import LongConnection, new_req_id
+from .longconn import Lease, LongConnection, new_req_id
 
 log = logging.getLogger("freechat.adapters.wecom")
 
@@ -126,8 +126,11 @@ class Adapter(BaseAdapter):
             if not isinstance(self.driver, WebSocketClientMixin):
                 log.error("wecom %s: driver has no WebSocket client", bot_cfg.name)
                 continue
+            lease = Lease(
+                lambda: self.state, f"wecom:lease:{bot_cfg.bot_id}", cfg.wecom_lease_ttl
+            )
             conn = LongConnection(
-                bot_cfg, cfg, self.websocket, self._on_frame, self._on_status
+                bot_cfg, cfg, self.websocket, self._on_frame, self._on_status, lease
             )
             self.connections[bot_cfg.name] = conn
             self._spawn(conn.run())

@@ -65,6 +65,8 @@ class Config(BaseModel):
     #: after another connection took the bot over: seconds before trying again
     #: (0: stay off until restart, so two instances never fight over one bot)
     wecom_kicked_retry: float = 0.0
+    #: instances sharing the state: seconds a connection lease lasts without renewal
+    wecom_lease_ttl: float = Field(default=30.0, gt=0)
     #: least seconds between two stream frames of one answer
     wecom_stream_interval: float = Field(default=0.5, ge=0)
     #: the platform's limit of one stream frame's content, in UTF-8 bytes

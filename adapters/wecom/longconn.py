@@ -8,6 +8,10 @@ doubling backoff (with jitter). A ``disconnected_event`` means another connectio
 subscribed with this bot id: the status becomes ``replaced`` and this instance stays
 off (or retries after ``wecom_kicked_retry`` seconds), so two deployments never
 fight over one bot.
+
+Within one deployment, instances sharing the state hold a lease
+(``wecom:lease:<bot_id>``, renewed every third of ``wecom_lease_ttl``): only the holder
+connects, the others stand by and take over when the lease expires.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 from nonebot.drivers import Request, WebSocket
 from nonebot.exception import WebSocketClosed
 
+from bot.state import StateStore
+
 from .config import Config, WeComBot
 from .exception import ConnectionKicked, SubscribeError
 
@@ -37,6 +43,35 @@ def new_req_id() -> str:
     return uuid.uuid4().hex
 
 
+class Lease:
+    """Who of several instances holds the bot's one connection."""
+
+    def __init__(self, state: Callable[[], StateStore], key: str, ttl: float) -> None:
+        self.state = state
+        self.key = key
+        self.ttl = ttl
+        self.owner = uuid.uuid4().hex
+
+    async def acquire(self) -> bool:
+        state = self.state()
+        if await state.claim(self.key, self.ttl):
+            await state.set(self.key, self.owner, ttl=self.ttl)
+            return True
+        return await state.get(self.key) == self.owner
+
+    async def renew(self) -> bool:
+        state = self.state()
+        if await state.get(self.key) != self.owner:
+            return False
+        await state.set(self.key, self.owner, ttl=self.ttl)
+        return True
+
+    async def release(self) -> None:
+        state = self.state()
+        if await state.get(self.key) == self.owner:
+            await state.delete(self.key)
+
+
 class LongConnection:
     """Keeps one bot's WebSocket up; ``send`` is safe from any task."""
 
@@ -47,12 +82,14 @@ class LongConnection:
         connect: Connector,
         on_frame: FrameHandler,
         on_status: Callable[[LongConnection, str], None],
+        lease: Lease | None = None,
     ) -> None:
         self.bot = bot
         self.config = config
         self._connect = connect
         self._on_frame = on_frame
         self._on_status = on_status
+        self.lease = lease
         self.ws: WebSocket | None = None
         self.status = "starting"
         self._send_lock = asyncio.Lock()
@@ -81,6 +118,10 @@ class LongConnection:
     async def run(self) -> None:
         backoff = self.config.wecom_reconnect_min
         while not self._stopped:
+            if self.lease is not None and not await self.lease.acquire():
+                self._set_status("standby")
+                await asyncio.sleep(self.lease.ttl / 3)
+                continue
             try:
                 await self._session()
                 backoff = self.config.wecom_reconnect_min
@@ -116,13 +157,17 @@ class LongConnection:
             try:
                 await self._subscribe(ws)
                 self._set_status("connected")
-                heartbeat = asyncio.create_task(self._heartbeat(ws))
+                helpers = [asyncio.create_task(self._heartbeat(ws))]
+                if self.lease is not None:
+                    helpers.append(
+                        asyncio.create_task(self._keep_lease(ws, self.lease))
+                    )
                 try:
                     await self._receive(ws)
                 finally:
-                    heartbeat.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await heartbeat
+                    for task in helpers:
+                        task.cancel()
+                    await asyncio.gather(*helpers, return_exceptions=True)
             finally:
                 self.ws = None
 
@@ -147,6 +192,16 @@ class LongConnection:
                     if code:
                         raise SubscribeError(code, str(frame.get("errmsg", "")))
                     return
+
+    async def _keep_lease(self, ws: WebSocket, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(lease.ttl / 3)
+            if not await lease.renew():
+                log.warning(
+                    "wecom %s: lease lost, closing the connection", self.bot.name
+                )
+                await ws.close()
+                return
 
     async def _heartbeat(self, ws: WebSocket) -> None:
         while True:
@@ -184,6 +239,8 @@ class LongConnection:
         if ws is not None and not ws.closed:
             with contextlib.suppress(Exception):
                 await ws.close()
+        if self.lease is not None:
+            await self.lease.release()
 
 
 def _decode(raw: str | bytes) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ Official Account tests)."""
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from mp_harness import BotInstance, ChatStub, ScriptedLLM  # noqa: E402
 
 from adapters.wecom import Adapter  # noqa: E402
 from bot.state import MemoryState, StateStore  # noqa: E402
+from bot.state.redis import RedisState  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 BOT_ID, BOT_SECRET = "aib-1", "bot-secret"
 CORP_ID, APP_SECRET = "ww0123456789abcdef", "app-secret"
@@ -83,6 +87,22 @@ def app_config(**extra: Any) -> dict[str, Any]:
         "encoding_aes_key": AES_KEY,
         **extra,
     }
+
+
+@pytest.fixture
+async def redis_states() -> AsyncIterator[Callable[[], StateStore]]:
+    """Factory of Redis states sharing one unique prefix (one "deployment")."""
+    prefix = f"test-wecom-{uuid.uuid4().hex[:8]}:"
+    opened: list[RedisState] = []
+
+    def make() -> StateStore:
+        state = RedisState(REDIS_URL, prefix=prefix)
+        opened.append(state)
+        return state
+
+    yield make
+    for state in opened:
+        await state.close()
 
 
 MakeInstance = Callable[..., Awaitable[BotInstance]]

@@ -252,3 +252,31 @@ async def test_concurrent_users_get_their_own_streams(
     logs = [await ws_server.wait_finished(r) for r in req_ids]
     assert ws_server.violations == []
     assert len({log.frames[0]["stream"]["id"] for log in logs}) == n
+
+
+async def test_two_instances_one_connection_and_failover(
+    make_instance, redis_states, ws_server: FakeLongConnServer, llm: ScriptedLLM
+) -> None:
+    """Instances sharing Redis: one holds the lease and connects, the other stands
+    by and takes over when the holder stops."""
+    cfg = {
+        "wecom_bots": [long_bot()],
+        "wecom_lease_ttl": 0.6,
+        "wecom_reconnect_min": 0.1,
+    }
+    a = await make_instance(state=redis_states(), **cfg)
+    b = await make_instance(state=redis_states(), **cfg)
+    await _connected(ws_server)
+    await asyncio.sleep(1.0)
+    assert ws_server.subscribes == [BOT_ID]
+    statuses = {a.adapter.connections["lc"].status, b.adapter.connections["lc"].status}
+    assert statuses == {"connected", "standby"}
+    holder, other = (
+        (a, b) if a.adapter.connections["lc"].status == "connected" else (b, a)
+    )
+    await holder.stop()
+    await _wait(lambda: other.adapter.connections["lc"].status == "connected", limit=5)
+    await _connected(ws_server)
+    req_id = await ws_server.push(BOT_ID, text_callback("after failover"))
+    await ws_server.wait_finished(req_id)
+    assert llm.calls == ["after failover"]
