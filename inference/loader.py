@@ -45,6 +45,8 @@ class LoadedModel:
     tokenizer: Any
     eos_token_ids: frozenset[int]
     is_demo: bool = False
+    default_temperature: float = 1.0
+    default_top_p: float = 1.0
 
 
 def resolve_dtype(config: InferenceConfig) -> Any:
@@ -124,6 +126,19 @@ def eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def sampling_defaults(model: Any) -> dict[str, float]:
+    """The checkpoint's recommended temperature/top_p (as vLLM uses them)."""
+    config = model.generation_config
+    if not getattr(config, "do_sample", False):
+        return {}
+    defaults: dict[str, float] = {}
+    if isinstance(config.temperature, int | float) and config.temperature > 0:
+        defaults["default_temperature"] = float(config.temperature)
+    if isinstance(config.top_p, int | float) and 0 < config.top_p <= 1:
+        defaults["default_top_p"] = float(config.top_p)
+    return defaults
+
+
 def load_model(
     config: InferenceConfig, source: str | None = None, *, is_demo: bool = False
 ) -> LoadedModel:
@@ -159,6 +174,7 @@ def load_model(
         tokenizer=tokenizer,
         eos_token_ids=eos_ids(model, tokenizer),
         is_demo=is_demo,
+        **sampling_defaults(model),
     )
     log.info("loaded model %s in %.1f s", target, time.perf_counter() - started)
     return loaded

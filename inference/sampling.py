@@ -49,9 +49,10 @@ def sample(logits: torch.Tensor, rows: list[RowSampler]) -> list[int]:
     sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
     if not sampled:
         return [int(t) for t in chosen]
-    index = torch.tensor(sampled)
+    # Sampled rows continue on the CPU, where each row's generator lives.
+    index = torch.tensor(sampled, device=logits.device)
     temps = torch.tensor([rows[i].params.temperature for i in sampled])
-    scores = logits.index_select(0, index).float() / temps.unsqueeze(1)
+    scores = logits.index_select(0, index).float().cpu() / temps.unsqueeze(1)
     top_ps = torch.tensor([rows[i].params.top_p for i in sampled])
     if bool((top_ps < 1.0).any()):
         ordered, order = torch.sort(scores, dim=-1, descending=True)

@@ -41,12 +41,15 @@ from .sse import BodyLimit, WatchedResponse, dumps, error_body
 
 def _params(body: ChatCompletionRequest, service: InferenceService) -> SamplingParams:
     config = service.config
+    loaded = service.loaded
+    temperature = loaded.default_temperature if loaded else 1.0
+    top_p = loaded.default_top_p if loaded else 1.0
     asked = body.requested_max_tokens()
     max_tokens = min(asked or config.default_max_tokens, config.max_tokens_limit)
     return SamplingParams(
         max_tokens=max_tokens,
-        temperature=1.0 if body.temperature is None else body.temperature,
-        top_p=1.0 if body.top_p is None else body.top_p,
+        temperature=temperature if body.temperature is None else body.temperature,
+        top_p=top_p if body.top_p is None else body.top_p,
         stop=body.stop_list(),
         seed=body.seed,
     )
