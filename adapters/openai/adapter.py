@@ -31,6 +31,7 @@ from typing_extensions import override
 from bot.context import ChatContext, PromptMessage
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform, register_platform
+from bot.runtime import get_runtime
 from webui.auth import user_for_api_token
 from webui.exceptions import AuthError
 
@@ -176,7 +177,7 @@ class Adapter(BaseAdapter):
         self, event: ChatCompletionEvent, ctx: ChatContext, include_usage: bool
     ) -> AsyncIterator[str]:
         created = int(time.time())
-        model = str(ctx.extra.get("model") or ctx.model or "freechat")
+        model = str(ctx.model or get_runtime().settings.llm.model or "freechat")
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
             body = {
@@ -280,7 +281,7 @@ def _completion(
         "id": event.request_id,
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": str(ctx.extra.get("model") or "freechat"),
+        "model": str(ctx.extra.get("model") or get_runtime().settings.llm.model),
         "choices": [
             {
                 "index": 0,
