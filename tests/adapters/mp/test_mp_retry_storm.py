@@ -49,12 +49,12 @@ def _assert_one_answer(
 async def test_retries_at_0_5_10_seconds_slow_model(
     make_instance, llm: ScriptedLLM, wechat_api: FakeWeChatAPI
 ) -> None:
-    """WeChat's real schedule; the model needs 15 s, longer than all three windows."""
-    llm.delay = 15.0
+    """WeChat's real schedule; the model needs 30 s, longer than all three windows."""
+    llm.delay = 30.0
     inst = await make_instance()
     poster = WeChatPoster(inst.base_url, Account(), encrypted=False)
     responses = await poster.deliver_with_retries(text_message("慢问题"))
-    await _wait_sent(wechat_api, 1, limit=6)
+    await _wait_sent(wechat_api, 1, limit=25)
     await asyncio.sleep(0.5)
     assert [r.text for _, r in responses] == ["success"] * 3
     _assert_one_answer(poster, responses, wechat_api, llm)
