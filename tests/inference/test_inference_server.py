@@ -117,6 +117,27 @@ async def test_unsupported_field_is_400_naming_it(live: LiveServer) -> None:
     assert "logprobs" in response.json()["error"]["message"]
     assert bad_value.status_code == 400
     assert bad_value.json()["error"]["param"] == "temperature"
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        several = await http.post("/v1/chat/completions", json=body("hi", n=2))
+    assert several.status_code == 400
+    assert several.json()["error"]["param"] == "n"
+
+
+async def test_separate_reasoning_keeps_plain_content(live: LiveServer) -> None:
+    """Output without a <think> block is all content, reasoning_content null."""
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        plain = await http.post(
+            "/v1/chat/completions", json=body("hi", max_tokens=6, temperature=0)
+        )
+        split = await http.post(
+            "/v1/chat/completions",
+            json=body("hi", max_tokens=6, temperature=0, separate_reasoning=True),
+        )
+        ready = await http.get("/ready")
+    message = split.json()["choices"][0]["message"]
+    assert message["content"] == plain.json()["choices"][0]["message"]["content"]
+    assert message["reasoning_content"] is None
+    assert ready.json()["ready"] is True
 
 
 async def test_oversized_prompt_and_body(live: LiveServer) -> None:
