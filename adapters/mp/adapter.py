@@ -21,7 +21,7 @@ from bot.runtime import get_runtime
 from bot.state import StateStore
 
 from . import delivery
-from .api import MPClient
+from .api import MPClient, install_log_redaction
 from .bot import Bot
 from .config import Config
 from .event import Event, NoticeEvent
@@ -40,6 +40,7 @@ class Adapter(BaseAdapter):
         super().__init__(driver, **kwargs)
         self.mp_config = type_validate_python(Config, model_dump(driver.config))
         self._state = state
+        install_log_redaction()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.handlers: dict[str, CallbackHandler] = {}
         self.clients: dict[str, MPClient] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -21,6 +22,28 @@ from .config import MPAccount
 from .exception import MPApiError, QuotaError
 
 log = logging.getLogger("freechat.adapters.mp")
+
+_SECRET_QUERY = re.compile(r"((?:access_token|corpsecret|secret|key)=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """Masks tokens and secrets in URLs that HTTP client logs print in full."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_QUERY.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactTokens` to the HTTP client loggers (once)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 QUOTA_ERRORS = {

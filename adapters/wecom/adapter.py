@@ -24,6 +24,7 @@ from nonebot.drivers import (
 from nonebot.message import handle_event
 from typing_extensions import override
 
+from adapters.mp.api import install_log_redaction
 from bot.context import ChatContext
 from bot.delivery import deliver_stream
 from bot.platform import Platform, register_platform
@@ -51,6 +52,7 @@ class Adapter(BaseAdapter):
         super().__init__(driver, **kwargs)
         self.wecom_config = type_validate_python(Config, model_dump(driver.config))
         self._state = state
+        install_log_redaction()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.callbacks: dict[str, Callback] = {}
         self.connections: dict[str, LongConnection] = {}

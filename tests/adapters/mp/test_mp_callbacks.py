@@ -172,3 +172,26 @@ async def test_subscribe_gets_the_welcome(make_instance, llm: ScriptedLLM) -> No
 def test_signature_matches_wechat_example() -> None:
     # sha1 of the sorted concatenation, as in WeChat's documentation
     assert sign("b", "a", "c") == sign("a", "b", "c")
+
+
+async def test_tokens_never_reach_the_logs(
+    make_instance, llm: ScriptedLLM, wechat_api: FakeWeChatAPI, caplog
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    llm.delay = 1.0
+    inst = await make_instance(mp_passive_timeout=0.3)
+    poster = WeChatPoster(inst.base_url, Account())
+    await poster.post(poster.delivery(text_message("log me")))
+    for _ in range(50):
+        if wechat_api.sent:
+            break
+        await asyncio.sleep(0.1)
+    token = next(iter(wechat_api.tokens.values()))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "custom/send" in text  # the request was logged ...
+    assert token not in text  # ... without its token
+    assert Account().app_secret not in text
