@@ -101,21 +101,27 @@ async def auth_state(request: Request) -> dict[str, Any]:
 
 @router.post("/auth/login")
 async def login(body: LoginBody, request: Request) -> JSONResponse:
+    settings, client = _settings(), _client(request)
     try:
-        await auth.check_login_rate(_settings(), body.username, _client(request))
+        await auth.check_login_rate(settings, body.username, client)
         user = await auth.authenticate(body.username, body.password)
     except AuthError as exc:
+        if exc.status == 401:
+            await auth.record_login_failure(settings, body.username, client)
         return _error(exc)
     return _sign_in(JSONResponse({"user": _user_json(user)}), user)
 
 
 @router.post("/auth/setup")
 async def setup(body: SetupBody, request: Request) -> JSONResponse:
+    settings, client = _settings(), _client(request)
     try:
-        await auth.check_login_rate(_settings(), "setup", _client(request))
+        await auth.check_login_rate(settings, "setup", client)
         await auth.use_setup_token(body.token)
         user = await auth.create_user(body.username, body.password, is_admin=True)
     except AuthError as exc:
+        if exc.status == 403:
+            await auth.record_login_failure(settings, "setup", client)
         return _error(exc)
     return _sign_in(JSONResponse({"user": _user_json(user)}), user)
 

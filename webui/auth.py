@@ -133,19 +133,27 @@ def check_csrf(cookie: str | None, header: str | None) -> None:
         raise AuthError("missing or wrong CSRF token", 403)
 
 
+def _login_keys(name: str, client: str) -> tuple[str, str]:
+    return f"login:user:{name.lower()}", f"login:addr:{client}"
+
+
 async def check_login_rate(settings: Settings, name: str, client: str) -> None:
-    """Refuse when a user name or a client address tries too often (fail closed)."""
+    """Refuse while a user name or a client address is locked out (fail closed)."""
     state = get_runtime().state
     if state.degraded:
         raise AuthError("sign-in is unavailable right now, try again shortly", 503)
-    limit = settings.auth.login_attempts
-    for key in (f"login:user:{name.lower()}", f"login:addr:{client}"):
-        result = await state.hit(key, limit, 300)
-        if not result.allowed:
-            raise AuthError(
-                f"too many sign-in attempts, try again in {int(result.retry_after) + 1} s",
-                429,
-            )
+    for key in _login_keys(name, client):
+        if await state.get(f"{key}:locked"):
+            raise AuthError("too many failed sign-in attempts, try again later", 429)
+
+
+async def record_login_failure(settings: Settings, name: str, client: str) -> None:
+    """Count a failed attempt; too many in 5 minutes lock the name or address out."""
+    state = get_runtime().state
+    for key in _login_keys(name, client):
+        result = await state.hit(key, settings.auth.login_attempts, 300)
+        if result.remaining == 0 or not result.allowed:
+            await state.set(f"{key}:locked", "1", ttl=max(result.retry_after, 60.0))
 
 
 async def authenticate(name: str, password: str) -> User:

@@ -250,7 +250,22 @@ class Connection:
         )
 
     async def send_whole(self, event: WebMessageEvent, text: str) -> None:
+        """A complete answer from a plain matcher (``/reset``): start, text, done."""
+        rt = get_runtime()
+        base = {"id": event.client_id, "conversation_id": event.conversation_id}
+        await self.send(
+            base
+            | {
+                "type": "start",
+                "title": event.title,
+                "model": "",
+                "demo": rt.demo_model,
+            }
+        )
         await self.send({"type": "delta", "id": event.client_id, "text": text})
+        self.finished.add(event.client_id)
+        self.busy_id = None
+        await self.send(base | {"type": "done", "finish_reason": "stop", "usage": None})
 
 
 def _finish_reason(ctx: ChatContext, cancelled: bool, task: asyncio.Task[str]) -> str:

@@ -173,3 +173,9 @@ async def _make_conversation(bot, client: httpx.AsyncClient) -> str:
         await chat.send("remember this")
         frames = await chat.until_done()
     return frames[0]["conversation_id"]
+
+
+async def test_successful_sign_ins_do_not_lock_out(bot) -> None:
+    async with httpx.AsyncClient(base_url=bot.base_url) as client:
+        for _ in range(8):
+            assert (await login(client)).status_code == 200
