@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ import httpx
 log = logging.getLogger(__name__)
 
 PER_MESSAGE = 4
+#: seconds the service is not asked again after it failed to answer
+RETRY_AFTER = 30.0
 
 
 def _is_cjk(ch: str) -> bool:
@@ -90,6 +93,8 @@ class TokenCounter:
         self._client: httpx.AsyncClient | None = None
         self._timeout = timeout
         self._service_ok = mode in ("auto", "service")
+        #: after a failed call the service is skipped until then (monotonic)
+        self._service_retry_at = 0.0
         self._local: LocalTokenizer | None = None
         self._local_failed = mode not in ("auto", "local") or not tokenizer_path
         self._cache: OrderedDict[tuple[tuple[str, str], ...], int] = OrderedDict()
@@ -111,6 +116,8 @@ class TokenCounter:
     async def _service(self, body: dict[str, Any]) -> int | None:
         if not self._service_ok or not self.base_url:
             return None
+        if time.monotonic() < self._service_retry_at:
+            return None
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -120,6 +127,7 @@ class TokenCounter:
             )
         except httpx.HTTPError as exc:
             log.warning("tokenize at %s failed: %s", self.base_url, exc)
+            self._service_retry_at = time.monotonic() + RETRY_AFTER
             return None
         if resp.status_code in (404, 405, 501):
             log.info("%s has no /tokenize; counting locally", self.base_url)
@@ -130,6 +138,7 @@ class TokenCounter:
             return int(resp.json()["count"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             log.warning("tokenize at %s answered badly: %s", self.base_url, exc)
+            self._service_retry_at = time.monotonic() + RETRY_AFTER
             return None
 
     async def _local_tokenizer(self) -> LocalTokenizer | None:

@@ -178,6 +178,23 @@ async def test_counter_uses_service_then_local_tokenizer_then_estimate(
     await guess.close()
 
 
+async def test_a_failing_tokenize_service_is_not_asked_on_every_message(
+    plugins_loaded: None,
+) -> None:
+    from plugins.token_budget.tokens import TokenCounter
+
+    broken = await TokenizeServer(status=500).start()
+    counter = TokenCounter(base_url=broken.base_url)
+    try:
+        for i in range(5):
+            await counter.count([{"role": "user", "content": f"message {i}"}])
+            assert counter.last_source == "estimate"
+        assert len(broken.calls) == 1
+    finally:
+        await counter.close()
+        await broken.stop()
+
+
 def budget_chain(config: Any, counter: Any) -> tuple[MiddlewareChain, Any]:
     from plugins.token_budget.middleware import Overrides, make_middleware
 
