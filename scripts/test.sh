@@ -32,4 +32,5 @@ if command -v npm >/dev/null && [ -f webui/frontend/package.json ]; then
 fi
 
 echo "==> Python tests"
+export FREECHAT_REQUIRE_BROWSER=1
 .venv/bin/pytest "$@"
