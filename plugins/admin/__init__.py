@@ -93,12 +93,14 @@ async def _guard(matcher: type[Matcher], bot: Bot, event: Event) -> ChatContext:
     return ctx
 
 
-def _args(arg: Message) -> list[str]:
+def _args(arg: Message[Any]) -> list[str]:
     return arg.extract_plain_text().split()
 
 
 @ban.handle()
-async def _ban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+async def _ban(
+    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
+) -> None:
     ctx = await _guard(ban, bot, event)
     try:
         req = core.parse_ban(_args(arg))
@@ -117,7 +119,9 @@ async def _ban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) ->
 
 
 @unban.handle()
-async def _unban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+async def _unban(
+    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
+) -> None:
     ctx = await _guard(unban, bot, event)
     try:
         key = core.parse_unban(_args(arg))
@@ -131,7 +135,7 @@ async def _unban(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) 
 
 @budget.handle()
 async def _budget(
-    bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]
+    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
 ) -> None:
     ctx = await _guard(budget, bot, event)
     try:
@@ -159,7 +163,9 @@ async def _budget(
 
 
 @word.handle()
-async def _word(bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]) -> None:
+async def _word(
+    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
+) -> None:
     ctx = await _guard(word, bot, event)
     try:
         req = core.parse_word(_args(arg))
@@ -198,7 +204,7 @@ def _check_pattern(req: core.KeywordArgs) -> str | None:
 
 @keyword.handle()
 async def _keyword(
-    bot: Bot, event: Event, arg: Annotated[Message, CommandArg()]
+    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
 ) -> None:
     ctx = await _guard(keyword, bot, event)
     try:

@@ -51,7 +51,8 @@ def normalize(text: str) -> str:
     """NFKC, case folding, traditional -> simplified, format characters dropped,
     outer spaces stripped (punctuation is kept: keywords may contain it)."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _FORMAT.sub("", text).translate(_traditional()).strip()
+    stripped: str = _FORMAT.sub("", text)
+    return stripped.translate(_traditional()).strip()
 
 
 class RuleError(ValueError):
