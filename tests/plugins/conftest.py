@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -109,13 +109,19 @@ def make_runtime(state: StateStore, settings: Settings | None = None) -> Runtime
 
 
 @pytest.fixture
-def runtime() -> Iterator[Callable[..., Runtime]]:
+async def runtime() -> AsyncIterator[Callable[..., Runtime]]:
     """Installs a runtime over the given state store; removed after the test."""
+    made: list[Runtime] = []
 
-    def install(state: StateStore | None = None, settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    def install(
+        state: StateStore | None = None, settings: Settings | None = None
+    ) -> Runtime:
         rt = make_runtime(state or MemoryState(), settings)
+        made.append(rt)
         set_runtime(rt)
         return rt
 
     yield install
     set_runtime(None)
+    for rt in made:
+        await rt.llm.close()

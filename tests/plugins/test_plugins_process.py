@@ -158,3 +158,36 @@ async def test_keywords_words_history_and_limits_in_one_process(
         results = [await ask(client, bp.base_url, key, f"q{i}") for i in range(3)]
         last = results[-1]["choices"][0]["message"]["content"]
         assert "try again in" in last
+
+
+async def test_word_added_by_an_admin_reaches_the_other_process_within_2_s(
+    plugins_loaded: None,
+    bot_process: Any,
+    openai_stub: OpenAIStub,
+    pg_url: str,
+    redis_url: str,
+    words: Path,
+) -> None:
+    name = f"admin{uuid.uuid4().hex[:6]}"
+    config = plugin_config(words) | {
+        "database": {"url": pg_url},
+        "state": {"url": redis_url},
+        "superusers": [f"openai:{name}"],
+    }
+    config["plugins"]["admin"] = {}
+    openai_stub.set_default("这里有个新加的词语要过滤", chunk_chars=2)
+    bots = [await bot_process(config), await bot_process(config)]
+    key = await api_key(bots[0], name)
+    async with httpx.AsyncClient() as client:
+        before = await ask(client, bots[1].base_url, key, "说点什么")
+        assert before["choices"][0]["message"]["content"] == "这里有个新加的词语要过滤"
+        added = await ask(client, bots[0].base_url, key, "/word add 新加的词语")
+        assert added["choices"][0]["message"]["content"] == "Added a word in custom."
+        started = asyncio.get_running_loop().time()
+        while True:
+            answer = await ask(client, bots[1].base_url, key, "说点什么")
+            text = answer["choices"][0]["message"]["content"]
+            if text == "这里有个*****要过滤":
+                break
+            assert asyncio.get_running_loop().time() - started < 2.0, text
+            await asyncio.sleep(0.05)
