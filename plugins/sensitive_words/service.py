@@ -64,8 +64,9 @@ class WordService:
     def _build(self, words: list[tuple[str, str]]) -> Matcher:
         cfg = self.config
         started = time.perf_counter()
-        if self._file_words is None:
-            self._file_words = list(read_word_files(cfg.sensitive_words_dirs))
+        # files are read again on every reload, so an edited list applies after
+        # a publish_change("reload") without a restart
+        self._file_words = list(read_word_files(cfg.sensitive_words_dirs))
         normalizer = Normalizer(
             skip_chars=cfg.sensitive_words_skip_chars,
             traditional=cfg.sensitive_words_traditional,

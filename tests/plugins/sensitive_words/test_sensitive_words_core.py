@@ -99,7 +99,7 @@ def test_traditional_folding_can_be_turned_off(core: ModuleType) -> None:
 
 def test_stream_split_at_every_position(core: ModuleType, matcher: Any) -> None:
     leaks = []
-    for case in sw_corpus.load_evasion()[::3]:
+    for case in sw_corpus.load_evasion():
         text = case["text"]
         for k in range(1, len(text)):
             out = stream(core, matcher, [text[:k], text[k:]])
@@ -133,6 +133,23 @@ def test_stream_random_chunks_equal_the_whole_text_check(
         out = stream(core, matcher, pieces)
         hits = [h for h in matcher.find(text) if h.action >= core.Action.MASK]
         assert out == core.mask(text, hits)
+
+
+def test_benign_sentences_pass_the_stream_filter_unchanged(
+    core: ModuleType, matcher: Any
+) -> None:
+    rng = random.Random(3)
+    changed = []
+    for text in sw_corpus.benign_sentences():
+        pieces, i = [], 0
+        while i < len(text):
+            n = rng.randint(1, 4)
+            pieces.append(text[i : i + n])
+            i += n
+        out = stream(core, matcher, pieces)
+        if out != text:
+            changed.append((text, out))
+    assert changed == []
 
 
 def test_stream_holds_back_only_longest_minus_one(core: ModuleType) -> None:
