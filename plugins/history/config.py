@@ -17,5 +17,15 @@ class Config(BaseModel):
     history_save_reasons: list[str] = Field(default_factory=lambda: ["keyword"])
     #: answer to /reset
     history_reset_message: str = "Context cleared. 已清空对话上下文。"
+    #: /persona answers
+    history_persona_set_message: str = "Persona saved. 人设已保存。"
+    history_persona_none_message: str = (
+        "No persona set (the default applies). 未设置人设。"
+    )
+    history_persona_denied_message: str = (
+        "Only admins can change the persona here. 仅管理员可修改群人设。"
+    )
+    history_persona_too_long_message: str = "That persona is too long. 人设太长了。"
+    history_persona_max_chars: int = Field(2000, ge=1)
     #: answer when a web conversation id belongs to someone else
     history_forbidden_message: str = "Conversation not found. 找不到该对话。"

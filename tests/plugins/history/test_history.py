@@ -275,3 +275,93 @@ async def test_reset_command_archives_the_context(
     ctx2, _ = await talk(history_chain, "fresh", scripted(["start"]))
     assert ctx2.extra["conversation_id"] != ctx.extra["conversation_id"]
     assert ctx2.history == []
+
+
+async def test_persona_command_sets_shows_and_clears(
+    app: Any, database: str, runtime: Callable[..., Any], history_chain: MiddlewareChain
+) -> None:
+    from nonebot.adapters.onebot.v11 import (
+        GroupMessageEvent,
+        Message,
+        PrivateMessageEvent,
+    )
+    from nonebot.adapters.onebot.v11.event import Sender
+
+    from bot.platform import Platform, register_platform
+    from plugins.history import persona
+
+    async def factory(bot: Any, event: Any) -> ChatContext:
+        group = getattr(event, "group_id", None)
+        return ChatContext(
+            platform="qq",
+            user_id=str(event.user_id),
+            group_id=str(group) if group else None,
+            text="",
+            extra={"role": event.sender.role},
+        )
+
+    async def deliver(bot: Any, event: Any, ctx: ChatContext) -> None:
+        return None
+
+    def private(text: str) -> Any:
+        return PrivateMessageEvent(
+            time=0,
+            self_id=1,
+            post_type="message",
+            sub_type="friend",
+            user_id=7,
+            message_type="private",
+            message_id=1,
+            message=Message(text),
+            original_message=Message(text),
+            raw_message=text,
+            font=0,
+            sender=Sender(user_id=7),
+            to_me=True,
+        )
+
+    def group(text: str, role: str) -> Any:
+        return GroupMessageEvent(
+            time=0,
+            self_id=1,
+            post_type="message",
+            sub_type="normal",
+            user_id=8,
+            message_type="group",
+            group_id=55,
+            message_id=2,
+            message=Message(text),
+            original_message=Message(text),
+            raw_message=text,
+            font=0,
+            sender=Sender(user_id=8, role=role),
+            to_me=True,
+        )
+
+    async def command(event: Any, answer: str) -> None:
+        async with app.test_matcher(persona) as c:
+            bot = c.create_bot()
+            dispose = register_platform(
+                Platform(bot.adapter.get_name(), factory, deliver)
+            )
+            c.receive_event(bot, event)
+            c.should_call_send(event, answer, result=None)
+        dispose()
+
+    runtime(MemoryState())
+    await command(
+        private("/persona"), "No persona set (the default applies). 未设置人设。"
+    )
+    await command(private("/persona 你是一只猫。"), "Persona saved. 人设已保存。")
+    await command(private("/persona"), "你是一只猫。")
+    ctx, _ = await talk(history_chain, "hi", scripted(["meow"]))
+    assert ctx.system_prompt == "你是一只猫。"
+    await command(private("/persona reset"), "Persona saved. 人设已保存。")
+    ctx, _ = await talk(history_chain, "hi", scripted(["hello"]))
+    assert ctx.system_prompt == "You are a helpful assistant."
+    await command(
+        group("/persona 海盗", "member"),
+        "Only admins can change the persona here. 仅管理员可修改群人设。",
+    )
+    await command(group("/persona 海盗", "admin"), "Persona saved. 人设已保存。")
+    await command(group("/persona", "member"), "海盗")
