@@ -292,3 +292,34 @@ async def test_mutated_callbacks_never_500(make_instance, which: str) -> None:
             resp = await client.post(poster.url, params=params, content=bytes(body))
             statuses.add(resp.status_code)
     assert all(s < 500 for s in statuses), statuses
+
+
+async def test_webhook_refreshes_on_another_instance(
+    make_instance, redis_states, llm: ScriptedLLM
+) -> None:
+    """The stream state lives in the shared state: refreshes may land anywhere."""
+    llm.text = "跨实例的流式回答。"
+    llm.delay = 0.8
+    a = await make_instance(state=redis_states(), wecom_bots=[webhook_bot()])
+    b = await make_instance(state=redis_states(), wecom_bots=[webhook_bot()])
+    pa, pb = hook_poster(a.base_url), hook_poster(b.base_url)
+    body = text_callback("你好", msgid=f"x-{secrets.token_hex(4)}")
+    _, resp = await pa.post(*pa.json_body(body))
+    stream_id = pa.open(resp)["stream"]["id"]
+    _, resp = await pb.post(*pb.json_body(body))  # WeCom's retry, other instance
+    assert pb.open(resp)["stream"]["id"] == stream_id
+    contents = []
+    for i in range(100):
+        poster = pb if i % 2 else pa
+        _, resp = await poster.post(
+            *poster.json_body({"msgtype": "stream", "stream": {"id": stream_id}})
+        )
+        frame = poster.open(resp)["stream"]
+        contents.append(frame["content"])
+        if frame["finish"]:
+            break
+        await asyncio.sleep(0.1)
+    assert contents[-1] == llm.text
+    for a_, b_ in itertools.pairwise(contents):
+        assert b_.startswith(a_)
+    assert llm.calls == ["你好"]
