@@ -21,6 +21,8 @@ class Config(BaseModel):
     rate_limit_message: str = (
         "Slow down: try again in {seconds} s. 请求太频繁，请 {seconds} 秒后再试。"
     )
+    #: answer a refused user once per wait; further refusals stay silent
+    rate_limit_notify_once: bool = True
     #: answer to a banned user (empty: no answer at all)
     rate_limit_ban_message: str = (
         "You are not allowed to use this bot. 你已被禁止使用。"

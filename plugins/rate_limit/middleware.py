@@ -24,14 +24,17 @@ def make_rate_limit_middleware(config: Config) -> Middleware:
                 group=(config.rate_limit_group, config.rate_limit_group_window),
                 everyone=(config.rate_limit_global, config.rate_limit_global_window),
             )
-            refusal = await check(get_runtime().state, limits)
+            state = get_runtime().state
+            refusal = await check(state, limits)
             if refusal is not None:
                 log.info("rate limit (%s) for %s", refusal.scope, ctx.user_key)
                 ctx.extra["retry_after"] = refusal.seconds
-                ctx.respond(
-                    format_refusal(config.rate_limit_message, refusal),
-                    reason="rate_limited",
+                # tell each user once per wait, so a flood is not answered by one
+                told = not config.rate_limit_notify_once or await state.claim(
+                    f"rl:told:{ctx.user_key}", refusal.seconds
                 )
+                text = format_refusal(config.rate_limit_message, refusal)
+                ctx.respond(text if told else "", reason="rate_limited")
                 return
         await call_next()
 

@@ -62,6 +62,10 @@ async def test_user_limit_refuses_with_the_wait(
     text = await reply_text(refused)
     assert "try again in 1 s" in text
     assert "1 秒后再试" in text
+    # told once per wait: a flood of refusals is not answered
+    again = await send(chain, "u1")
+    assert again.stopped_by == "rate_limited"
+    assert await reply_text(again) == ""
     # other users are not affected, and the window slides
     assert (await send(chain, "u2")).stopped_by is None
     await asyncio.sleep(1.05)
@@ -81,6 +85,7 @@ async def test_group_and_global_limits(
         rate_limit_message="wait {seconds}",
     )
     results = [await send(chain, f"u{i}", "g1") for i in range(5)]
+    assert results[-1].extra["retry_after"] in (29, 30)
     assert [r.stopped_by for r in results] == [None] * 4 + ["rate_limited"]
     assert await reply_text(results[-1]) in {"wait 30", "wait 29"}
     # another group still has room until the global limit
