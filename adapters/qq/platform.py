@@ -1,0 +1,111 @@
+"""QQ as the chat kernel sees it: which events it answers, and how answers go out.
+
+Private chats are always answered; in groups only when the bot is @-mentioned, its
+message is replied to (both detected by the stock adapter as ``event.to_me``) or a
+configured prefix starts the text. Answers go out as text segments only, so nothing
+the model writes can become a CQ code or an @all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nonebot.adapters.onebot.v11 import (
+    GroupMessageEvent,
+    Message,
+    MessageEvent,
+    MessageSegment,
+)
+
+from bot.context import ChatContext
+from bot.delivery import deliver_segments, deliver_whole
+from bot.metrics import MESSAGES_OUT
+from bot.platform import Platform
+
+PLATFORM = "qq"
+
+
+def strip_prefix(text: str, prefixes: list[str]) -> str | None:
+    """``text`` without the first matching prefix, or None when none matches."""
+    for prefix in prefixes:
+        if prefix and text.startswith(prefix):
+            return text[len(prefix) :].lstrip()
+    return None
+
+
+def is_superuser(bot: Any, platform: str, user_id: str) -> bool:
+    superusers = getattr(bot.config, "superusers", set()) or set()
+    return f"{platform}:{user_id}" in superusers
+
+
+async def context_factory(bot: Any, event: Any) -> ChatContext | None:
+    if not isinstance(event, MessageEvent):
+        return None
+    config = bot.adapter.qq_config
+    text = event.get_plaintext().strip()
+    group_id: str | None = None
+    if isinstance(event, GroupMessageEvent):
+        group_id = str(event.group_id)
+        stripped = strip_prefix(text, config.qq_prefixes)
+        if stripped is not None:
+            text = stripped
+        elif not event.to_me:
+            return None
+    elif event.message_type != "private":
+        return None
+    if not text:
+        return None
+    user_id = str(event.user_id)
+    return ChatContext(
+        platform=PLATFORM,
+        user_id=user_id,
+        group_id=group_id,
+        text=text,
+        message_id=str(event.message_id),
+        bot_id=str(bot.self_id),
+        is_admin=is_superuser(bot, PLATFORM, user_id),
+        extra={"role": getattr(event.sender, "role", None)},
+    )
+
+
+async def deliver(bot: Any, event: Any, ctx: ChatContext) -> None:
+    config = bot.adapter.qq_config
+    group = isinstance(event, GroupMessageEvent)
+    first = True
+
+    async def send(text: str) -> None:
+        nonlocal first
+        message = Message()
+        if group and first and config.qq_reply_quote:
+            message += MessageSegment.reply(event.message_id)
+        message += MessageSegment.text(text)
+        first = False
+        if group:
+            await bot.send_msg(
+                message_type="group", group_id=event.group_id, message=message
+            )
+        else:
+            await bot.send_msg(
+                message_type="private", user_id=event.user_id, message=message
+            )
+        MESSAGES_OUT.labels(PLATFORM).inc()
+
+    if config.qq_delivery == "whole":
+        await deliver_whole(ctx.reply, send, max_chars=config.qq_max_chars)
+    else:
+        await deliver_segments(
+            ctx.reply,
+            send,
+            min_interval=config.qq_min_interval,
+            max_messages=config.qq_max_messages,
+            max_chars=config.qq_max_chars,
+        )
+
+
+def platform(adapter_name: str) -> Platform:
+    return Platform(
+        adapter=adapter_name,
+        context_factory=context_factory,
+        deliver=deliver,
+        style="segments",
+    )
