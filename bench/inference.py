@@ -8,6 +8,10 @@ One run measures, for the demo model (~5M parameters) and a larger random model
       KV cache bound (blocks x block size = our `kv_cache_tokens`),
   (c) one request at a time (our server with `--max-batch-size 1`),
 
+all three servers up at once (idle ones use no CPU) and rounds interleaved
+(every contender, then the next N, then the next repetition), so that drifting
+load from other processes on a shared machine hits every contender alike;
+
 plus plain `model.generate` in-process for one request, the baseline for the
 lone-request target. Each client asks for `max_tokens` greedy tokens with its own
 prompt; tokens are counted as streamed content chunks for every server (one
@@ -74,6 +78,7 @@ class Round:
     tokens_per_s: float
     ttft_p50: float
     ttft_p95: float
+    tokens_per_client: float
 
 
 def free_port() -> int:
@@ -168,6 +173,7 @@ async def run_round(url: str, model: str, n: int, max_tokens: int) -> Round:
         tokens_per_s=sum(k for _, k in results) / elapsed,
         ttft_p50=statistics.median(ttfts),
         ttft_p95=percentile(ttfts, 0.95),
+        tokens_per_client=sum(k for _, k in results) / n,
     )
 
 
@@ -230,51 +236,115 @@ def hf_cmd(path: Path, port: int, kv_tokens: int) -> list[str]:
     ]  # fmt: skip
 
 
-def plain_generate(path: Path, max_tokens: int, repeats: int, threads: int) -> float:
-    """Tokens/s of `model.generate` for one greedy request, in this process."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+class PlainGenerate:
+    """`model.generate` for one greedy request, in this process (the baseline)."""
 
-    torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
-    ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt(0)}],
-        add_generation_prompt=True,
-        tokenize=True,
-        return_tensors="pt",
-    )["input_ids"]
-    rates = []
-    for i in range(repeats + 1):
+    def __init__(self, path: Path, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=torch.float32
+        ).eval()
+        self.ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt(0)}],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_tensors="pt",
+        )["input_ids"]
+        self.run(8)  # warm-up
+
+    def run(self, max_tokens: int) -> float:
+        """Tokens/s of one generate call."""
+        import torch
+
         started = time.perf_counter()
         with torch.inference_mode():
-            out = model.generate(
-                ids,
-                attention_mask=torch.ones_like(ids),
+            out = self.model.generate(
+                self.ids,
+                attention_mask=torch.ones_like(self.ids),
                 max_new_tokens=max_tokens,
                 min_new_tokens=max_tokens,
                 do_sample=False,
             )
-        if i:  # the first run warms up
-            rates.append(
-                (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
-            )
-    return statistics.median(rates)
+        return (out.shape[1] - self.ids.shape[1]) / (time.perf_counter() - started)
 
 
-def measure(
-    url: str, model: str, sizes: list[int], tokens: int, reps: int
-) -> dict[int, Round]:
-    asyncio.run(run_round(url, model, 2, 8))  # warm-up
-    figures = {}
-    for n in sizes:
-        rounds = [asyncio.run(run_round(url, model, n, tokens)) for _ in range(reps)]
-        figures[n] = Round(
-            statistics.median(r.tokens_per_s for r in rounds),
-            statistics.median(r.ttft_p50 for r in rounds),
-            statistics.median(r.ttft_p95 for r in rounds),
+def median_round(rounds: list[Round]) -> Round:
+    return Round(
+        statistics.median(r.tokens_per_s for r in rounds),
+        statistics.median(r.ttft_p50 for r in rounds),
+        statistics.median(r.ttft_p95 for r in rounds),
+        statistics.median(r.tokens_per_client for r in rounds),
+    )
+
+
+def bench_model(
+    label: str, path: Path, args: argparse.Namespace, tokens: int, reps: int
+) -> tuple[list[str], list[str]]:
+    """All contenders on one model, rounds interleaved so load drifts hit all alike."""
+    sizes = [1, 8, 16]
+    baseline = PlainGenerate(path, args.threads)
+    work = Path(args.work)
+    contenders: dict[str, tuple[list[str], str]] = {}
+    ports = [free_port() for _ in range(3)]
+    contenders["(a) freechat"] = (
+        ours_cmd(path, ports[0], 16, args.kv_tokens, args.threads),
+        path.name,
+    )
+    if not args.skip_hf:
+        contenders["(b) transformers serve CB"] = (
+            hf_cmd(path, ports[1], args.kv_tokens),
+            str(path),
         )
-    return figures
+    contenders["(c) one at a time"] = (
+        ours_cmd(path, ports[2], 1, args.kv_tokens, args.threads),
+        path.name,
+    )
+    generate: list[float] = []
+    rounds: dict[str, dict[int, list[Round]]] = {
+        name: {n: [] for n in sizes} for name in contenders
+    }
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for i, (name, (cmd, model)) in enumerate(contenders.items()):
+            log = work / f"server-{i}.log"
+            urls[name] = stack.enter_context(server(cmd, log, ports[i], args.threads))
+            asyncio.run(run_round(urls[name], model, 2, 8))  # warm-up
+        for _ in range(reps):
+            generate.append(baseline.run(tokens))
+            for n in sizes:
+                for name, (_, model) in contenders.items():
+                    result = asyncio.run(run_round(urls[name], model, n, tokens))
+                    rounds[name][n].append(result)
+    results = {
+        name: {n: median_round(r) for n, r in by_n.items()}
+        for name, by_n in rounds.items()
+    }
+    plain = statistics.median(generate)
+    rows = [f"| {label} | plain model.generate | 1 | {plain:.0f} | | | {tokens} |"]
+    for name, figures in results.items():
+        for n, r in figures.items():
+            rows.append(
+                f"| {label} | {name} | {n} | {r.tokens_per_s:.0f} "
+                f"| {r.ttft_p50 * 1000:.0f} | {r.ttft_p95 * 1000:.0f} "
+                f"| {r.tokens_per_client:.0f} |"
+            )
+    ours = results["(a) freechat"]
+    summary = [
+        f"- {label}: lone request {ours[1].tokens_per_s:.0f} tok/s = "
+        f"{ours[1].tokens_per_s / plain:.0%} of model.generate (target >= 90%)"
+    ]
+    if "(b) transformers serve CB" in results:
+        theirs = results["(b) transformers serve CB"][16]
+        summary.append(
+            f"- {label}: N=16 (a)/(b) = {ours[16].tokens_per_s / theirs.tokens_per_s:.2f}x"
+            f" (target >= 1.5x), (a) TTFT p50 {ours[16].ttft_p50 * 1000:.0f} ms"
+            " (target < 100 ms)"
+        )
+    return rows, summary
 
 
 def main() -> int:
@@ -295,7 +365,6 @@ def main() -> int:
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     tokens = args.max_tokens or (32 if args.quick else 64)
     reps = 1 if args.quick else 3
-    sizes = [1, 8, 16]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     demo = build_demo_model(work / "demo")
@@ -307,58 +376,19 @@ def main() -> int:
     rows: list[str] = []
     summary: list[str] = []
     for label, path in models.items():
-        generate = plain_generate(path, tokens, reps, args.threads)
-        results: dict[str, dict[int, Round]] = {}
-        port = free_port()
-        with server(
-            ours_cmd(path, port, 16, args.kv_tokens, args.threads),
-            work / "ours.log",
-            port,
-            args.threads,
-        ) as url:
-            results["(a) freechat"] = measure(url, path.name, sizes, tokens, reps)
-        if not args.skip_hf:
-            port = free_port()
-            with server(
-                hf_cmd(path, port, args.kv_tokens), work / "hf.log", port, args.threads
-            ) as url:
-                results["(b) transformers serve CB"] = measure(
-                    url, str(path), sizes, tokens, reps
-                )
-        port = free_port()
-        with server(
-            ours_cmd(path, port, 1, args.kv_tokens, args.threads),
-            work / "one.log",
-            port,
-            args.threads,
-        ) as url:
-            results["(c) one at a time"] = measure(url, path.name, sizes, tokens, reps)
-        rows.append(f"| {label} | plain model.generate | 1 | {generate:.0f} | | |")
-        for name, figures in results.items():
-            for n, r in figures.items():
-                rows.append(
-                    f"| {label} | {name} | {n} | {r.tokens_per_s:.0f} "
-                    f"| {r.ttft_p50 * 1000:.0f} | {r.ttft_p95 * 1000:.0f} |"
-                )
-        ours = results["(a) freechat"]
-        summary.append(
-            f"- {label}: lone request {ours[1].tokens_per_s:.0f} tok/s = "
-            f"{ours[1].tokens_per_s / generate:.0%} of model.generate (target >= 90%)"
-        )
-        if "(b) transformers serve CB" in results:
-            theirs = results["(b) transformers serve CB"][16]
-            summary.append(
-                f"- {label}: N=16 (a)/(b) = {ours[16].tokens_per_s / theirs.tokens_per_s:.2f}x"
-                f" (target >= 1.5x), (a) TTFT p50 {ours[16].ttft_p50 * 1000:.0f} ms"
-                " (target < 100 ms)"
-            )
+        model_rows, model_summary = bench_model(label, path, args, tokens, reps)
+        rows += model_rows
+        summary += model_summary
     print(
         f"\n{tokens} new tokens per client, greedy, KV bound {args.kv_tokens} tokens,"
         f" {os.cpu_count()} CPUs, {args.threads} torch thread(s) each,"
         f" medians of {reps} round(s), load average before: {load_before}\n"
     )
-    print("| model | server | N | aggregate tok/s | TTFT p50 ms | TTFT p95 ms |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| model | server | N | aggregate tok/s | TTFT p50 ms | TTFT p95 ms"
+        " | tokens/client |"
+    )
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     print("\n".join(summary))
