@@ -21,11 +21,12 @@ from tortoise.exceptions import BaseORMException
 
 from bot import orders
 from bot.chain import chain
+from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.store.models import SessionSetting
 
 from .config import Config
-from .core import session_key
+from .core import effective_session, session_key
 from .middleware import make_middleware
 from .store import archive_session
 
@@ -45,6 +46,18 @@ _dispose: Callable[[], None] | None = None
 driver = get_driver()
 
 reset = on_command("reset", priority=5, block=True)
+
+
+def _session(ctx: ChatContext) -> str:
+    return effective_session(
+        ctx.platform,
+        ctx.group_id,
+        ctx.user_id,
+        ctx.session_id,
+        config.history_group_mode,
+    )
+
+
 persona = on_command("persona", priority=5, block=True)
 
 
@@ -56,12 +69,13 @@ async def _reset(bot: Bot, event: Event) -> None:
     ctx = await platform.context_factory(bot, event)
     if ctx is None:
         return
+    key = _session(ctx)
     try:
-        count = await archive_session(ctx.session_id)
+        count = await archive_session(key)
     except (BaseORMException, OSError) as exc:
-        log.error("/reset failed for %s: %s", ctx.session_id, exc)
+        log.error("/reset failed for %s: %s", key, exc)
         await reset.finish("Please try again later. 请稍后再试。")
-    log.info("/reset archived %d conversations of %s", count, ctx.session_id)
+    log.info("/reset archived %d conversations of %s", count, key)
     await reset.finish(config.history_reset_message)
 
 
@@ -74,8 +88,9 @@ async def _persona(
     if ctx is None:
         return
     text = arg.extract_plain_text().strip()
+    key = _session(ctx)
     try:
-        setting = await SessionSetting.get_or_none(session_key=ctx.session_id)
+        setting = await SessionSetting.get_or_none(session_key=key)
         if not text:
             current = setting.persona if setting and setting.persona else None
             await persona.finish(current or config.history_persona_none_message)
@@ -87,10 +102,10 @@ async def _persona(
             await persona.finish(config.history_persona_too_long_message)
         value = None if text == "reset" else text
         await SessionSetting.update_or_create(
-            session_key=ctx.session_id, defaults={"persona": value}
+            session_key=key, defaults={"persona": value}
         )
     except (BaseORMException, OSError) as exc:
-        log.error("/persona failed for %s: %s", ctx.session_id, exc)
+        log.error("/persona failed for %s: %s", key, exc)
         await persona.finish("Please try again later. 请稍后再试。")
     await persona.finish(config.history_persona_set_message)
 

@@ -29,6 +29,17 @@ def session_key(
     return f"{platform}:{group_id}"
 
 
+def effective_session(
+    platform: str, group_id: str | None, user_id: str, session_id: str, mode: GroupMode
+) -> str:
+    """The session key history uses: the adapter's ``session_id``, except that in
+    ``per_user`` mode a group's shared default key becomes the member's own key
+    (so the setting works with adapters that build the default key)."""
+    if mode == "per_user" and group_id and session_id == f"{platform}:{group_id}":
+        return session_key(platform, group_id, user_id, "per_user")
+    return session_id
+
+
 def title_from(text: str) -> str:
     """A conversation title: the first line of the first message, 40 characters."""
     first = " ".join(text.split())

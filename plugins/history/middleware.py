@@ -26,7 +26,7 @@ from bot.store.models import Conversation
 
 from . import store
 from .config import Config
-from .core import to_history
+from .core import effective_session, to_history
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,13 @@ def make_middleware(config: Config) -> Middleware:
             await call_next()
             return
         rt = get_runtime()
+        ctx.session_id = effective_session(
+            ctx.platform,
+            ctx.group_id,
+            ctx.user_id,
+            ctx.session_id,
+            config.history_group_mode,
+        )
         try:
             conv = await _conversation(ctx)
             rows = await store.recent_rows(conv.id, 2 * config.history_max_turns)

@@ -365,3 +365,27 @@ async def test_persona_command_sets_shows_and_clears(
     )
     await command(group("/persona 海盗", "admin"), "Persona saved. 人设已保存。")
     await command(group("/persona", "member"), "海盗")
+
+
+@pytest.mark.parametrize("mode", ["shared", "per_user"])
+async def test_group_mode(
+    plugins_loaded: None, database: str, runtime: Callable[..., Any], mode: str
+) -> None:
+    from plugins.history.config import Config
+    from plugins.history.middleware import make_middleware
+
+    runtime(MemoryState())
+    chain = MiddlewareChain()
+    chain.register(make_middleware(Config(history_group_mode=mode)), order=300)
+    convs = []
+    for user in ("a", "b"):
+        ctx = ChatContext(platform="qq", user_id=user, group_id="g1", text=f"hi {user}")
+        await chain.run(ctx, scripted(["hello"]))
+        [c async for c in ctx.reply]
+        convs.append((ctx.session_id, ctx.extra["conversation_id"]))
+    if mode == "shared":
+        assert convs[0] == convs[1]
+        assert convs[0][0] == "qq:g1"
+    else:
+        assert [s for s, _ in convs] == ["qq:g1:user:a", "qq:g1:user:b"]
+        assert convs[0][1] != convs[1][1]
