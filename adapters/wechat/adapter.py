@@ -1,0 +1,387 @@
+"""The WeChat groups adapter: the stock OneBot v12 adapter, hardened like QQ's.
+
+Changes against ``nonebot.adapters.onebot.v12.Adapter`` (the rest is kept): each
+frame is decoded and validated in its own ``try`` (bad frames are logged, throttled,
+and skipped; frames before the ``connect`` meta event are skipped, not fatal); a bot
+announced on a new connection takes over from the old one at once; the access token
+is compared in constant time (header only: tokens in URLs end up in logs) and is
+required off loopback; message events are deduplicated through the shared state
+and shed past ``wechat_max_in_flight`` per bot; echoes of any type are matched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from typing import Any, cast
+
+import msgpack
+from nonebot.adapters import Adapter as BaseAdapter
+from nonebot.adapters.onebot.utils import get_auth_bearer
+from nonebot.adapters.onebot.v12 import Adapter as OneBotAdapter
+from nonebot.adapters.onebot.v12 import (
+    Bot,
+    ConnectMetaEvent,
+    Event,
+    MessageEvent,
+    MetaEvent,
+    StatusUpdateMetaEvent,
+)
+from nonebot.adapters.onebot.v12.exception import ApiNotAvailable, NetworkError
+from nonebot.adapters.onebot.v12.utils import CustomEncoder, flattened_to_nested, log
+from nonebot.compat import model_dump, type_validate_python
+from nonebot.drivers import Driver, Request, Response, WebSocket
+from nonebot.exception import WebSocketClosed
+from nonebot.utils import escape_tag
+from typing_extensions import override
+
+from adapters.qq.adapter import is_loopback
+from adapters.qq.guard import (
+    BusyNotifier,
+    EchoStore,
+    EntryGate,
+    RecentIds,
+    ThrottledLog,
+    claim_once,
+)
+from bot.exceptions import ConfigError
+from bot.platform import register_platform
+
+from .config import Config
+
+CLOSE_TIMEOUT = 2.0
+
+
+class Adapter(OneBotAdapter):
+    """OneBot v12 for personal WeChat groups (reverse WebSocket)."""
+
+    @override
+    def __init__(self, driver: Driver, **kwargs: Any) -> None:
+        BaseAdapter.__init__(self, driver, **kwargs)
+        self.wechat_config = type_validate_python(Config, model_dump(driver.config))
+        self.onebot_config = self.wechat_config.onebot()
+        if not self.wechat_config.wechat_access_token and not is_loopback(
+            driver.config.host
+        ):
+            raise ConfigError(
+                "adapters.wechat.access_token: required when server.host "
+                f"({driver.config.host}) is not a loopback address"
+            )
+        cfg = self.wechat_config
+        self.connections: dict[str, WebSocket] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.echoes = EchoStore()
+        self.recent = RecentIds()
+        self.gate = EntryGate(cfg.wechat_max_in_flight)
+        self.busy = BusyNotifier(
+            "wechat", mode=cfg.wechat_shed, cooldown=cfg.wechat_busy_cooldown
+        )
+        self.bad_frames = ThrottledLog(self.get_name())
+        self._connected: dict[str, asyncio.Event] = {}
+        self._setup()
+        from .platform import platform
+
+        self._dispose_platform = register_platform(platform(self.get_name()))
+
+    @classmethod
+    @override
+    def get_name(cls) -> str:
+        return "WeChat"
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    @override
+    async def _stop(self) -> None:
+        tasks = list(self.tasks) + list(self.busy.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(
+            *(asyncio.wait_for(t, timeout=10) for t in tasks), return_exceptions=True
+        )
+
+    # ------------------------------------------------------------ connections
+    def _attach(
+        self,
+        self_id: str,
+        platform: str,
+        impl: str,
+        websocket: WebSocket,
+        bots: dict[str, Bot],
+    ) -> Bot:
+        old = self.connections.get(self_id)
+        self.connections[self_id] = websocket
+        if (
+            old is not None
+            and old is not websocket
+            and not any(c is old for c in self.connections.values())
+        ):
+            log(
+                "WARNING", f"Bot {escape_tag(self_id)} reconnected: old socket replaced"
+            )
+            self._spawn(self._close_quietly(old))
+        self._connected.setdefault(self_id, asyncio.Event()).set()
+        bot = self.bots.get(self_id)
+        if bot is None:
+            bot = Bot(self, self_id, impl, platform)
+            self.bot_connect(bot)
+            log("INFO", f"<y>Bot {escape_tag(self_id)}</y> connected")
+        bots[self_id] = cast(Bot, bot)
+        return cast(Bot, bot)
+
+    def _detach(self, self_id: str, websocket: WebSocket) -> None:
+        if self.connections.get(self_id) is not websocket:
+            return
+        del self.connections[self_id]
+        if event := self._connected.get(self_id):
+            event.clear()
+        if bot := self.bots.get(self_id):
+            self.bot_disconnect(bot)
+
+    @staticmethod
+    async def _close_quietly(websocket: WebSocket) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(1000, "replaced"), CLOSE_TIMEOUT)
+
+    async def _connection(self, self_id: str) -> WebSocket | None:
+        ws = self.connections.get(self_id)
+        grace = self.wechat_config.wechat_reconnect_grace
+        if ws is not None or self_id not in self._connected or grace <= 0:
+            return ws
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._connected[self_id].wait(), grace)
+        return self.connections.get(self_id)
+
+    # ------------------------------------------------------------------ API
+    @override
+    async def _call_api(self, bot: Any, api: str, **data: Any) -> Any:
+        timeout: float = data.get("_timeout", self.config.api_timeout)
+        websocket = await self._connection(bot.self_id)
+        if websocket is None:
+            if self.onebot_config.onebot_api_roots.get(bot.self_id):
+                return await super()._call_api(bot, api, **data)
+            raise ApiNotAvailable
+        echo, future = self.echoes.register()
+        frame = {
+            "action": api,
+            "params": data,
+            "self": {"platform": bot.platform, "user_id": bot.self_id},
+            "echo": echo,
+        }
+        try:
+            await websocket.send(json.dumps(frame, cls=CustomEncoder))
+        except BaseException:
+            self.echoes.forget(echo)
+            raise
+        try:
+            return self._handle_api_result(
+                await self.echoes.wait(echo, future, timeout)
+            )
+        except TimeoutError:
+            raise NetworkError(f"WebSocket call api {api} timeout") from None
+
+    # --------------------------------------------------------------- frames
+    def decode(self, raw: str | bytes) -> dict[str, Any] | None:
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else msgpack.unpackb(raw)
+            data = flattened_to_nested(data)
+        except Exception as exc:  # JSON, msgpack and recursion errors alike
+            self.bad_frames(f"skipped an undecodable frame ({type(exc).__name__})", raw)
+            return None
+        if not isinstance(data, dict):
+            self.bad_frames("skipped a frame that is not an object", raw)
+            return None
+        return data
+
+    def to_event(self, data: dict[str, Any], impl: str | None) -> Event | None:
+        try:
+            models = list(self.get_event_model(data, impl))
+        except Exception as exc:
+            self.bad_frames(f"skipped an event of unknown shape ({exc!r})", data)
+            return None
+        for model in models:
+            if model is Event:
+                continue
+            try:
+                return type_validate_python(model, data)
+            except Exception:  # pydantic errors: try the next model
+                continue
+        self.bad_frames("skipped an invalid or unknown event", data)
+        return None
+
+    def handle_frame(
+        self, websocket: WebSocket, bots: dict[str, Bot], impl: str, raw: str | bytes
+    ) -> None:
+        """Handle one frame after ``connect``; never raises."""
+        data = self.decode(raw)
+        if data is None:
+            return
+        if "type" not in data:
+            self.echoes.resolve(data)
+            return
+        try:
+            self.dispatch(websocket, bots, impl, data)
+        except Exception as exc:
+            self.bad_frames(f"skipped a bad event ({exc!r})", data)
+
+    def dispatch(
+        self,
+        websocket: WebSocket,
+        bots: dict[str, Bot],
+        impl: str,
+        data: dict[str, Any],
+    ) -> None:
+        gated: str | None = None
+        if data.get("type") == "message":
+            self_info = data.get("self")
+            self_id = (
+                str(self_info.get("user_id")) if isinstance(self_info, dict) else ""
+            )
+            key = f"{self_id}:{data.get('message_id')}"
+            if key in self.recent:
+                return
+            if not self.gate.try_enter(self_id):
+                self.shed(data, bots.get(self_id))
+                return
+            gated = self_id
+            self.recent.add(key)
+        try:
+            event = self.to_event(data, impl)
+            if event is None:
+                return
+            if isinstance(event, StatusUpdateMetaEvent):
+                for status in event.status.bots:
+                    sid = status.self.user_id
+                    if status.online:
+                        self._attach(sid, status.self.platform, impl, websocket, bots)
+                    elif bots.pop(sid, None) is not None:
+                        self._detach(sid, websocket)
+            if isinstance(event, MetaEvent):
+                for bot in bots.values():
+                    self._spawn(self._handle(bot, event, None))
+                return
+            self_id = event.self.user_id  # type: ignore[attr-defined]
+            bot = bots.get(self_id) or self._attach(
+                self_id,
+                event.self.platform,  # type: ignore[attr-defined]
+                impl,
+                websocket,
+                bots,
+            )
+            self._spawn(self._handle(bot, event, gated))
+            gated = None
+        finally:
+            if gated is not None:
+                self.gate.leave(gated)
+
+    async def _handle(self, bot: Bot, event: Event, gated: str | None) -> None:
+        try:
+            if isinstance(event, MessageEvent) and not await claim_once(
+                "wechat",
+                bot.self_id,
+                event.message_id,
+                self.wechat_config.wechat_dedup_ttl,
+            ):
+                return
+            await bot.handle_event(event)
+        except Exception as exc:
+            log("ERROR", f"handling an event failed: {exc!r}", exc)
+        finally:
+            if gated is not None:
+                self.gate.leave(gated)
+
+    def shed(self, data: dict[str, Any], bot: Bot | None) -> None:
+        detail = data.get("detail_type")
+        target = data.get("group_id") if detail == "group" else data.get("user_id")
+        send = None
+        if (
+            bot is not None
+            and detail in ("group", "private")
+            and isinstance(target, str)
+        ):
+            key = "group_id" if detail == "group" else "user_id"
+            text = self.wechat_config.wechat_busy_text
+
+            async def send() -> Any:
+                return await bot.call_api(
+                    "send_message",
+                    detail_type=detail,
+                    message=[{"type": "text", "data": {"text": text}}],
+                    _timeout=5.0,
+                    **{key: target},
+                )
+
+        self.busy.shed(f"{data.get('self')}:{detail}:{target}", send)
+
+    # ------------------------------------------------------------- transports
+    @override
+    async def _handle_ws(self, websocket: WebSocket) -> None:
+        denied = self._check_access_token(websocket.request)
+        if denied is not None:
+            await websocket.close(1008, cast(str, denied.content))
+            return
+        await websocket.accept()
+        bots: dict[str, Bot] = {}
+        impl: str | None = None
+        try:
+            while True:
+                raw = await websocket.receive()
+                if impl is None:
+                    impl = self._hello(raw)
+                else:
+                    self.handle_frame(websocket, bots, impl, raw)
+                await asyncio.sleep(0)
+        except WebSocketClosed:
+            log(
+                "WARNING", f"WebSocket for {escape_tag(', '.join(bots))} closed by peer"
+            )
+        except Exception as exc:
+            log("ERROR", "WebSocket failed", exc)
+        finally:
+            for self_id in list(bots):
+                self._detach(self_id, websocket)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT)
+
+    def _hello(self, raw: str | bytes) -> str | None:
+        """The implementation name from the ``connect`` meta event, else None."""
+        data = self.decode(raw)
+        if data is None:
+            return None
+        event = self.to_event(data, None)
+        if isinstance(event, ConnectMetaEvent):
+            return event.version.impl
+        self.bad_frames("skipped a frame before the connect meta event", data)
+        return None
+
+    @override
+    async def _handle_http(self, request: Request) -> Response:
+        denied = self._check_access_token(request)
+        if denied is not None:
+            return denied
+        try:
+            return await super()._handle_http(request)
+        except Exception as exc:  # stock code decodes the body without a guard
+            self.bad_frames(f"rejected a bad HTTP event ({type(exc).__name__})")
+            return Response(400, content="Invalid request body")
+
+    @override
+    def _check_access_token(self, request: Request) -> Response | None:
+        expected = self.wechat_config.wechat_access_token
+        if not expected:
+            return None
+        token = get_auth_bearer(request.headers.get("authorization")) or ""
+        if hmac.compare_digest(token.encode(), expected.encode()):
+            return None
+        msg = (
+            "Authorization Header is invalid"
+            if token
+            else "Missing Authorization Header"
+        )
+        log("WARNING", msg)
+        return Response(401 if not token else 403, content=msg)

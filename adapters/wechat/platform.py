@@ -1,0 +1,94 @@
+"""WeChat groups as the chat kernel sees them (OneBot v12, string ids).
+
+Private chats are always answered; in groups only when the bot is mentioned or
+replied to (``event.to_me`` from the stock adapter) or a configured prefix starts
+the text. Answers are text segments only, sent with ``send_message``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nonebot.adapters.onebot.v12 import (
+    GroupMessageEvent,
+    Message,
+    MessageSegment,
+    PrivateMessageEvent,
+)
+
+from adapters.qq.platform import is_superuser, strip_prefix
+from bot.context import ChatContext
+from bot.delivery import deliver_segments, deliver_whole
+from bot.metrics import MESSAGES_OUT
+from bot.platform import Platform
+
+PLATFORM = "wechat"
+
+
+async def context_factory(bot: Any, event: Any) -> ChatContext | None:
+    if not isinstance(event, GroupMessageEvent | PrivateMessageEvent):
+        return None
+    config = bot.adapter.wechat_config
+    text = event.get_plaintext().strip()
+    group_id: str | None = None
+    if isinstance(event, GroupMessageEvent):
+        group_id = event.group_id
+        stripped = strip_prefix(text, config.wechat_prefixes)
+        if stripped is not None:
+            text = stripped
+        elif not event.to_me:
+            return None
+    if not text:
+        return None
+    return ChatContext(
+        platform=PLATFORM,
+        user_id=event.user_id,
+        group_id=group_id,
+        text=text,
+        message_id=event.message_id,
+        bot_id=bot.self_id,
+        is_admin=is_superuser(bot, PLATFORM, event.user_id),
+    )
+
+
+async def deliver(bot: Any, event: Any, ctx: ChatContext) -> None:
+    config = bot.adapter.wechat_config
+    group = isinstance(event, GroupMessageEvent)
+    first = True
+
+    async def send(text: str) -> None:
+        nonlocal first
+        message = Message()
+        if group and first and config.wechat_mention_sender:
+            message += MessageSegment.mention(event.user_id) + " "
+        message += MessageSegment.text(text)
+        first = False
+        if group:
+            await bot.send_message(
+                detail_type="group", group_id=event.group_id, message=message
+            )
+        else:
+            await bot.send_message(
+                detail_type="private", user_id=event.user_id, message=message
+            )
+        MESSAGES_OUT.labels(PLATFORM).inc()
+
+    if config.wechat_delivery == "whole":
+        await deliver_whole(ctx.reply, send, max_chars=config.wechat_max_chars)
+    else:
+        await deliver_segments(
+            ctx.reply,
+            send,
+            min_interval=config.wechat_min_interval,
+            max_messages=config.wechat_max_messages,
+            max_chars=config.wechat_max_chars,
+        )
+
+
+def platform(adapter_name: str) -> Platform:
+    return Platform(
+        adapter=adapter_name,
+        context_factory=context_factory,
+        deliver=deliver,
+        style="segments",
+    )
