@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+import adapter_harness as harness  # loaded by conftest from ../qq
 import pytest
 from bridge import Bridge, text_of
-from conftest import harness
 
 from adapters.wechat import Adapter
 from bot.exceptions import ConfigError
