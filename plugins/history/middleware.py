@@ -30,7 +30,8 @@ from .core import effective_session, to_history
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (BaseORMException, OSError)
+#: what a database write can raise (ValueError: text the driver cannot encode)
+_DB_ERRORS = (BaseORMException, OSError, ValueError)
 
 
 async def _conversation(ctx: ChatContext) -> Conversation:

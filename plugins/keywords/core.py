@@ -35,7 +35,8 @@ _NESTED = re.compile(
 )
 
 
-_FORMAT = regex.compile(r"\p{Cf}+")
+#: format characters and lone surrogates (broken JSON) are dropped
+_FORMAT = regex.compile(r"[\p{Cf}\p{Cs}]+")
 
 
 @lru_cache(maxsize=1)

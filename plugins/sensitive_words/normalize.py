@@ -9,7 +9,8 @@ mapped back to exactly the original characters that produced it. Per character:
 2. optionally traditional -> simplified Chinese (``說`` -> ``说``, single-character
    entries of zhconv's table) and Cyrillic/Greek look-alikes -> Latin;
 3. format characters (category ``Cf``: U+200B/200C/200D/2060/FEFF/00AD/202E, which
-   NFKC keeps) and the configured skip characters (punctuation, spaces) are dropped,
+   NFKC keeps), lone surrogates and the configured skip characters (punctuation,
+   spaces) are dropped,
    so ``傻@冒`` and ``f u c k`` read as the bare word.
 
 The table covers U+0000..U+2FFFF (every script and the CJK extensions people type);
@@ -33,6 +34,8 @@ TABLE_SIZE = 0x30000
 _OTHER = "\U0002fffe"
 _DROPPED = "\u200b"
 _HIGH = re.compile("[\U00030000-\U0010ffff]")
+#: categories dropped: format characters, and lone surrogates (from broken JSON)
+_DROP = ("Cf", "Cs")
 
 #: punctuation, spaces and symbols skipped inside (and between) words
 DEFAULT_SKIP_CHARS = (
@@ -95,14 +98,14 @@ def build_table(skip_chars: str, traditional: bool, homoglyphs: bool) -> list[st
         ch = chr(cp)
         folded = unicodedata.normalize("NFKC", ch).casefold()
         if folded == ch and ch not in t2s and ch not in extra:
-            keep = ch not in skip and unicodedata.category(ch) != "Cf"
+            keep = ch not in skip and unicodedata.category(ch) not in _DROP
             append(ch if keep else "")
             continue
         out = []
         for c in folded:
             c = extra.get(c, c)
             c = t2s.get(c, c)
-            if c not in skip and unicodedata.category(c) != "Cf":
+            if c not in skip and unicodedata.category(c) not in _DROP:
                 out.append(c)
         append("".join(out))
     return table
@@ -148,7 +151,8 @@ class Normalizer:
     def byte_ends(self, prepared: str) -> npt.NDArray[np.int64]:
         """Per character of ``prepared`` text, the running UTF-8 length of the
         normalised text up to and including it (vectorised)."""
-        cps = np.frombuffer(prepared.encode("utf-32-le"), dtype=np.uint32)
+        raw = prepared.encode("utf-32-le", "surrogatepass")
+        cps = np.frombuffer(raw, dtype=np.uint32)
         return np.cumsum(self.byte_lengths[cps], dtype=np.int64)
 
 

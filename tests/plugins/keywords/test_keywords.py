@@ -48,6 +48,7 @@ def test_kinds_priorities_and_scopes(plugins_loaded: None) -> None:
     assert index.find("我要退款").reply == "refund"
     assert index.find("我要退款".replace("退", "\u200b退")).reply == "refund"
     assert index.find("nothing here") is None
+    assert index.find("help\ud800").reply == "exact help"  # broken JSON text
 
 
 def test_traditional_text_matches_simplified_rules(plugins_loaded: None) -> None:

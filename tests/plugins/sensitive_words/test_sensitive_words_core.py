@@ -185,3 +185,11 @@ def test_normaliser_keeps_offsets_for_astral_and_tag_characters(
     m = core.Matcher([("傻冒", "x")])
     text = "😀傻\U000e0041冒𠀀"
     assert core.check(m, text).text == "😀***𠀀"
+
+
+def test_lone_surrogates_are_dropped_not_fatal(core: ModuleType) -> None:
+    m = core.Matcher([("傻冒", "x")])
+    assert core.check(m, "a\ud800傻冒").text == "a\ud800**"
+    assert core.check(m, "傻\udfff冒").text == "***"
+    f = core.StreamFilter(m)
+    assert f.feed("傻\udfff") + f.feed("冒!") + f.flush() == "***!"
