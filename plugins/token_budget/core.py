@@ -12,6 +12,7 @@ released entirely when the model failed before answering.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -173,14 +174,15 @@ async def trim_history(
     """Drop the oldest history messages until the prompt fits ``budget`` tokens.
 
     The system prompt and the new message are always kept. Messages are counted one
-    by one (a counter may cache them), then the whole prompt once more.
+    by one, concurrently (a counter caches them, so old turns cost nothing later).
     """
     base: list[dict[str, str]] = []
     if system:
         base.append({"role": "system", "content": system})
     base.append({"role": "user", "content": text})
-    fixed = await count(base)
-    counts = [await count([m.as_dict()]) for m in history]
+    fixed, *counts = await asyncio.gather(
+        count(base), *(count([m.as_dict()]) for m in history)
+    )
     total = fixed + sum(counts)
     start = 0
     while total > budget and start < len(history):
