@@ -14,9 +14,11 @@ load from other processes on a shared machine hits every contender alike;
 
 plus plain `model.generate` in-process for one request, the baseline for the
 lone-request target. Each client asks for `max_tokens` greedy tokens with its own
-prompt; tokens are counted as streamed content chunks for every server (one
-chunk per token; transformers serve reports no usage when streaming). TTFT is
-the time from sending the request to the first non-empty content chunk.
+prompt; tokens are the usage figure of the last chunk where the server sends
+one (ours, asked with `stream_options.include_usage`), else the number of
+content chunks (transformers serve ignores `stream_options`; it sends one chunk
+per token). TTFT is the time from sending the request to the first non-empty
+content chunk.
 
     python bench/inference.py            # full run, medians of 3 rounds
     python bench/inference.py --quick    # one round, fewer tokens
@@ -120,6 +122,7 @@ async def one_client(
             "stream": True,
             "max_tokens": max_tokens,
             "temperature": 0,
+            "stream_options": {"include_usage": True},
         }
     ).encode()
     sent = time.perf_counter()
@@ -137,7 +140,8 @@ async def one_client(
     while (line := await reader.readline()) not in (b"\r\n", b""):
         chunked |= line.lower().startswith(b"transfer-encoding: chunked")
     ttft = float("nan")
-    tokens = 0
+    chunks = 0
+    usage: int | None = None
     buffer = b""
     pieces = _read_chunked(reader) if chunked else _read_all(reader)
     async for piece in pieces:
@@ -146,15 +150,18 @@ async def one_client(
         for event in events:
             if not event.startswith(b"data: ") or event == b"data: [DONE]":
                 continue
-            choices = json.loads(event[6:]).get("choices") or []
+            data = json.loads(event[6:])
+            choices = data.get("choices") or []
             if choices and (choices[0].get("delta") or {}).get("content"):
-                tokens += 1
-                if tokens == 1:
+                chunks += 1
+                if chunks == 1:
                     ttft = time.perf_counter() - sent
+            if data.get("usage"):
+                usage = int(data["usage"]["completion_tokens"])
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return ttft, tokens
+    return ttft, chunks if usage is None else usage
 
 
 async def _read_all(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:

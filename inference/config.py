@@ -39,11 +39,13 @@ class InferenceConfig(BaseModel):
     trust_remote_code: bool = False
     max_batch_size: int = Field(default=16, ge=1, le=256)
     kv_cache_tokens: int = Field(
-        default=32768,
+        default=16384,
         ge=64,
         description=(
             "Upper bound of KV cache slots (batch rows x padded length). A request is"
-            " admitted only when prompt + max_tokens of every running row fit."
+            " admitted only when rows x the longest prompt + max_tokens fit. Memory"
+            " per slot: layers x 2 x kv_heads x head_dim x dtype bytes (Qwen3-0.6B in"
+            " float32: 112 KiB, so 16384 slots = 1.8 GiB)."
         ),
     )
     max_prompt_tokens: int = Field(default=4096, ge=1)

@@ -2,11 +2,11 @@
 
 All forward passes run on one dedicated thread. Its loop, between two decode
 steps, takes new requests from a queue, drops cancelled ones, admits waiting
-requests while the batch size and the KV budget allow (prefilling them together
-and sampling their first token at once), then runs one decode step for every row
-and samples each row with its own settings. The step's text deltas reach the
-event loop in one `loop.call_soon_threadsafe` call, which puts them on each
-request's `asyncio.Queue`.
+requests while the batch size and the KV budget allow (prefilling them in groups
+of similar length and sending each group's first tokens at once), then runs one
+decode step for every row and samples each row with its own settings. The
+step's text deltas reach the event loop in one `loop.call_soon_threadsafe` call,
+which puts them on each request's `asyncio.Queue`.
 
 Admission keeps the cache bounded: rows x (longest prompt + max_tokens) of the
 running rows plus the candidate must fit `kv_cache_tokens`; the padded cache is
@@ -73,13 +73,26 @@ class Request:
         """Stop generating; the model thread drops the row before its next step."""
         if not self.finished and not self.cancelled:
             self.cancelled = True
-            self.engine._wake.set()
+            self.engine.wake()
 
     async def stream(self) -> AsyncIterator[StreamEvent]:
-        """Events until the final one; cancels the request if the consumer leaves."""
+        """Events until the final one; cancels the request if the consumer leaves.
+
+        Events already queued are merged, so a slow consumer (a busy loop, a slow
+        socket) catches up in one write instead of one write per token.
+        """
         try:
             while True:
                 event = await self.events.get()
+                # A consumer that fell behind gets what piled up as one delta.
+                while event.finish_reason is None and not self.events.empty():
+                    later = self.events.get_nowait()
+                    event = StreamEvent(
+                        event.text + later.text,
+                        later.completion_tokens,
+                        later.finish_reason,
+                        later.error,
+                    )
                 yield event
                 if event.finish_reason is not None:
                     return
@@ -145,6 +158,10 @@ class Engine:
         self._pad_id = int(pad if pad is not None else 0)
 
     # ---- event-loop side -------------------------------------------------
+
+    def wake(self) -> None:
+        """Wake the model thread (a request arrived or was cancelled)."""
+        self._wake.set()
 
     @property
     def is_running(self) -> bool:
@@ -279,7 +296,16 @@ class Engine:
             self._send(out)
             self._wake.wait(0.5)
             return
-        for group in _length_groups(self._admit()):
+        joiners = self._admit()
+        if joiners:
+            batch.horizon = max(
+                batch.horizon,
+                *(
+                    len(r.request.prompt_ids) + r.request.params.max_tokens
+                    for r in joiners
+                ),
+            )
+        for group in _length_groups(joiners):
             logits = batch.prefill([r.request.prompt_ids for r in group], self._pad_id)
             first = len(self._rows)
             self._rows.extend(group)
@@ -292,6 +318,7 @@ class Engine:
             self._send(out)
             out = []
         if self._rows:
+            self._set_horizon(batch)
             logits = batch.decode()
             tokens = sample(logits.float(), [r.sampler for r in self._rows])
             batch.set_last(tokens)
@@ -299,6 +326,15 @@ class Engine:
             self._drop(batch, out, lambda row: row.done, None)
         self._publish(batch)
         self._send(out)
+
+    def _set_horizon(self, batch: KVBatch) -> None:
+        batch.horizon = max(
+            (
+                len(r.request.prompt_ids) + r.request.params.max_tokens
+                for r in self._rows
+            ),
+            default=0,
+        )
 
     def _publish(self, batch: KVBatch) -> None:
         # Figures first, events second: a consumer that sees an event sees these.

@@ -40,6 +40,7 @@ class SlabLayer(_DynamicLayer):  # type: ignore[misc]
     _buf_v: torch.Tensor
     _view: torch.Tensor | None = None
     _used = 0
+    horizon = 0  # longest history any row may reach; caps the spare room
 
     def update(
         self,
@@ -63,6 +64,8 @@ class SlabLayer(_DynamicLayer):  # type: ignore[misc]
         ):
             rows, heads, _, dim = key_states.shape
             room = need + max(64, need // 2)
+            if self.horizon >= need:
+                room = min(room, self.horizon)
             grown_k = key_states.new_empty((rows, heads, room, dim))
             grown_v = value_states.new_empty((rows, heads, room, dim))
             if self._used:
@@ -103,6 +106,9 @@ class KVBatch:
         self.mask = torch.zeros((0, 0), dtype=torch.long, device=self.device)
         self.positions = torch.zeros(0, dtype=torch.long, device=self.device)
         self.last = torch.zeros(0, dtype=torch.long, device=self.device)
+        # Set by the scheduler: the longest prompt + max_tokens of the rows, so
+        # buffers never grow past rows x horizon (the admitted KV budget).
+        self.horizon = 0
 
     @property
     def rows(self) -> int:
@@ -138,6 +144,8 @@ class KVBatch:
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = new_cache(self.model.config)
+        for layer in cache.layers:
+            layer.horizon = self.horizon
         logits, cache = self._forward(ids, mask, positions, cache)
         lengths = torch.tensor([len(p) for p in prompts], device=self.device)
         self._merge(cache, mask, lengths)
@@ -199,6 +207,8 @@ class KVBatch:
 
     def decode(self) -> torch.Tensor:
         """One decode step for every row; return next-token logits [rows, vocab]."""
+        for layer in self.cache.layers:
+            layer.horizon = self.horizon
         ones = torch.ones((self.rows, 1), dtype=torch.long, device=self.device)
         self.mask = torch.cat([self.mask, ones], dim=1)
         logits, self.cache = self._forward(

@@ -83,6 +83,12 @@ async def _stream(
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return b"data: " + dumps({**head, "choices": [choice]}) + b"\n\n"
 
+    # Content deltas are most of the traffic: only their text is encoded per chunk.
+    before, after = chunk({"content": ""}).split(b'""', 1)
+
+    def content(text: str) -> bytes:
+        return before + dumps(text) + after
+
     splitter = ReasoningSplitter() if body.separate_reasoning else None
     yield chunk({"role": "assistant", "content": ""})
     completion = 0
@@ -96,11 +102,11 @@ async def _stream(
             parts.append(splitter.feed(event.text))
             if event.finish_reason is not None:
                 parts.append(splitter.flush())
-        for reasoning, content in parts:
+        for reasoning, text in parts:
             if reasoning:
                 yield chunk({"reasoning_content": reasoning})
-            if content:
-                yield chunk({"content": content})
+            if text:
+                yield content(text)
         if event.finish_reason is not None:
             finish = event.finish_reason
             if event.error is not None and finish == "error":

@@ -14,13 +14,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateError
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .config import InferenceConfig
 from .engine import Engine
-from .exceptions import EngineStoppedError, ModelLoadError
+from .exceptions import EngineStoppedError, ModelLoadError, RequestRejectedError
 from .loader import LoadedModel, load_model
 from .protocol import ChatMessage
 
@@ -155,12 +156,15 @@ class InferenceService:
         if self.loaded is None:
             raise EngineStoppedError("the model is not loaded yet")
         plain = [{"role": m.role, "content": m.text()} for m in messages]
-        encoded = self.loaded.tokenizer.apply_chat_template(
-            plain,
-            add_generation_prompt=add_generation_prompt,
-            tokenize=True,
-            **(template_kwargs or {}),
-        )
+        try:
+            encoded = self.loaded.tokenizer.apply_chat_template(
+                plain,
+                add_generation_prompt=add_generation_prompt,
+                tokenize=True,
+                **(template_kwargs or {}),
+            )
+        except TemplateError as exc:  # e.g. roles the template does not accept
+            raise RequestRejectedError(f"chat template: {exc}") from exc
         # transformers 5 returns a BatchEncoding here, older versions a list.
         ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
         return [int(i) for i in ids]
