@@ -18,16 +18,13 @@ sys.path.insert(0, str(HERE.parent / "mp"))
 
 from fake_server import FakeLongConnServer, FakeWeComAPI  # noqa: E402
 from mp_harness import BotInstance, ChatStub, ScriptedLLM  # noqa: E402
+from wecom_setup import APP_SECRET, BOT_ID, BOT_SECRET, CORP_ID  # noqa: E402
 
 from adapters.wecom import Adapter  # noqa: E402
 from bot.state import MemoryState, StateStore  # noqa: E402
 from bot.state.redis import RedisState  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-BOT_ID, BOT_SECRET = "aib-1", "bot-secret"
-CORP_ID, APP_SECRET = "ww0123456789abcdef", "app-secret"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 @pytest.fixture
@@ -54,39 +51,6 @@ def chat(llm: ScriptedLLM) -> Any:
     stub = ChatStub(llm)
     yield stub
     stub.close()
-
-
-def long_bot(**extra: Any) -> dict[str, Any]:
-    return {
-        "name": "lc",
-        "mode": "long",
-        "bot_id": BOT_ID,
-        "secret": BOT_SECRET,
-        **extra,
-    }
-
-
-def webhook_bot(**extra: Any) -> dict[str, Any]:
-    return {
-        "name": "hook",
-        "mode": "webhook",
-        "bot_id": BOT_ID,
-        "token": "hook-token",
-        "encoding_aes_key": AES_KEY,
-        **extra,
-    }
-
-
-def app_config(**extra: Any) -> dict[str, Any]:
-    return {
-        "name": "app",
-        "corp_id": CORP_ID,
-        "agent_id": 1000002,
-        "secret": APP_SECRET,
-        "token": "app-token",
-        "encoding_aes_key": AES_KEY,
-        **extra,
-    }
 
 
 @pytest.fixture

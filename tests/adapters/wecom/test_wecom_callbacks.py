@@ -12,10 +12,10 @@ import time
 
 import httpx
 import pytest
-from conftest import AES_KEY, CORP_ID, app_config, webhook_bot
 from fake_server import FakeWeComAPI, WeComPoster, event_callback, text_callback
 from mp_harness import ChatStub, ScriptedLLM
 from wechatpy.crypto import _get_signature
+from wecom_setup import AES_KEY, CORP_ID, app_config, webhook_bot
 
 
 def hook_poster(base_url: str) -> WeComPoster:

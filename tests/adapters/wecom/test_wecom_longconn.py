@@ -10,10 +10,10 @@ import json
 import time
 
 import pytest
-from conftest import BOT_ID, BOT_SECRET, long_bot
 from fake_server import FakeLongConnServer, event_callback, text_callback
 from mp_harness import ChatStub, ScriptedLLM
 from websockets.asyncio.client import connect
+from wecom_setup import BOT_ID, BOT_SECRET, long_bot
 
 
 async def _wait(cond, limit: float = 5.0) -> None:

@@ -10,8 +10,8 @@ import itertools
 import time
 from pathlib import Path
 
-from conftest import BOT_ID, long_bot
 from fake_server import FakeLongConnServer, text_callback
+from wecom_setup import BOT_ID, long_bot
 
 from tests.fakes.openai_stub import OpenAIStub
 
