@@ -8,13 +8,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import adapter_harness as harness  # loaded by conftest from ../qq
 import pytest
-from fake_ilink import TOKEN
 
 from adapters.ilink import Adapter, MessageEvent
 from adapters.ilink import store as kv
 from adapters.ilink.login import login
+from tests.adapters.ilink.fake_ilink import TOKEN
+from tests.adapters.qq import adapter_harness as harness
 
 
 def cfg(fake: Any, **extra: Any) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import uvicorn
 from nonebot import on_message
 from nonebot.adapters import Bot, Event
@@ -154,3 +155,27 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def answerer() -> AsyncIterator[Answerer]:
+    """The answering matcher, removed after the test."""
+    answerer = install_answerer()
+    yield answerer
+    assert answerer.matcher is not None
+    answerer.matcher.destroy()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
+    """Factory: ``await serve(Adapter, config)``; every server is stopped after."""
+    served: list[Served] = []
+
+    async def start(adapter_class: type[Any], config: dict[str, Any]) -> Served:
+        s = await serve_adapter(adapter_class, config)
+        served.append(s)
+        return s
+
+    yield start
+    for s in served:
+        await s.stop()

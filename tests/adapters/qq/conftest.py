@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from adapter_harness import Answerer, Served, install_answerer, serve_adapter
 
 from bot.llm import LLMClient
 from bot.registry import StaticRegistry
@@ -17,30 +15,11 @@ from bot.runtime import Runtime, get_runtime, has_runtime, set_runtime
 from bot.settings import Settings
 from bot.state import MemoryState
 from bot.state.redis import RedisState
+from tests.adapters.qq.adapter_harness import answerer, serve
+
+__all__ = ["answerer", "serve"]
 
 REDIS_URL = os.environ.get("FREECHAT_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def answerer() -> AsyncIterator[Answerer]:
-    answerer = install_answerer()
-    yield answerer
-    assert answerer.matcher is not None
-    answerer.matcher.destroy()
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
-    served: list[Served] = []
-
-    async def start(adapter_class: type[Any], config: dict[str, Any]) -> Served:
-        s = await serve_adapter(adapter_class, config)
-        served.append(s)
-        return s
-
-    yield start
-    for s in served:
-        await s.stop()
 
 
 async def _runtime(state_url: str) -> AsyncIterator[Runtime]:

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from adapter_harness import Answerer, eventually, serve_adapter
-from napcat import NapCat, text_of
 
 from adapters.qq import Adapter
 from bot.exceptions import ConfigError
 from bot.metrics import SHED
+from tests.adapters.qq.adapter_harness import Answerer, eventually, serve_adapter
+from tests.adapters.qq.napcat import NapCat, text_of
 
 TOKEN = "t0ken-for-tests"
 

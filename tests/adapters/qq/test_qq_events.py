@@ -15,7 +15,7 @@ GOLDEN = json.loads((Path(__file__).parent / "events.json").read_text("utf-8"))
 
 @pytest.fixture(scope="module")
 async def adapter() -> Any:
-    from adapter_harness import serve_adapter
+    from tests.adapters.qq.adapter_harness import serve_adapter
 
     served = await serve_adapter(Adapter, {})
     yield served.adapter

@@ -9,10 +9,9 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from adapter_harness import Answerer, eventually
-from napcat import NapCat, text_of
-
 from adapters.qq import Adapter
+from tests.adapters.qq.adapter_harness import Answerer, eventually
+from tests.adapters.qq.napcat import NapCat, text_of
 
 TOKEN = "t0ken-for-tests"
 MALFORMED = int(__import__("os").environ.get("QQ_MALFORMED", "10000"))

@@ -8,12 +8,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-import adapter_harness as harness  # loaded by conftest from ../qq
 import pytest
-from bridge import Bridge, text_of
 
 from adapters.wechat import Adapter
 from bot.exceptions import ConfigError
+from tests.adapters.qq import adapter_harness as harness
+from tests.adapters.wechat.bridge import Bridge, text_of
 
 TOKEN = "wechat-test-token"
 GOLDEN = json.loads((Path(__file__).parent / "events.json").read_text("utf-8"))
