@@ -28,17 +28,19 @@ async def main(url: str, prefix: str, n: int, limit: int) -> None:
     state = RedisState(url, prefix=prefix)
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     quotas = quotas_for("qq:shared", None, Limits(daily=limit), Limits(), now=now)
-    # both processes start together: wait for the go signal in Redis
+    # both processes start together: say ready, then wait for the go signal
+    await state.incr("ready", 1, ttl=120)
     for _ in range(12_000):
         if await state.get("go") is not None:
             break
         await asyncio.sleep(0.005)
 
     async def one() -> int:
+        await asyncio.sleep(random.uniform(0, 0.1))  # requests arrive spread out
         result = await reserve(state, quotas, COST)
         if isinstance(result, Refused):
             return 0
-        await asyncio.sleep(random.uniform(0, 0.02))  # the model answers
+        await asyncio.sleep(random.uniform(0.05, 0.2))  # the model answers
         return await result.settle(COST)
 
     charged = await asyncio.gather(*(one() for _ in range(n)))

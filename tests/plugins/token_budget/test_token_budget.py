@@ -416,7 +416,10 @@ async def test_two_processes_sharing_redis_never_overspend(
     ]
     control = RedisState(REDIS_URL, prefix=prefix)
     try:
-        await asyncio.sleep(3.0)  # both import and wait for the signal
+        for _ in range(600):  # both have imported and wait for the signal
+            if await control.get("ready") == "2":
+                break
+            await asyncio.sleep(0.1)
         await control.set("go", "1", ttl=60)
         outs = [await asyncio.wait_for(p.communicate(), 120) for p in procs]
         results = []
