@@ -54,21 +54,21 @@ async def test_user_limit_refuses_with_the_wait(
     plugins_loaded: None, runtime: Callable[..., Any], state: StateStore
 ) -> None:
     runtime(state)
-    chain = rate_chain(rate_limit_user=3, rate_limit_user_window=1.0)
+    chain = rate_chain(rate_limit_user=3, rate_limit_user_window=2.0)
     for _ in range(3):
         assert (await send(chain, "u1")).stopped_by is None
     refused = await send(chain, "u1")
     assert refused.stopped_by == "rate_limited"
     text = await reply_text(refused)
-    assert "try again in 1 s" in text
-    assert "1 秒后再试" in text
+    assert "try again in 2 s" in text
+    assert "2 秒后再试" in text
     # told once per wait: a flood of refusals is not answered
     again = await send(chain, "u1")
     assert again.stopped_by == "rate_limited"
     assert await reply_text(again) == ""
     # other users are not affected, and the window slides
     assert (await send(chain, "u2")).stopped_by is None
-    await asyncio.sleep(1.05)
+    await asyncio.sleep(2.05)
     assert (await send(chain, "u1")).stopped_by is None
 
 
