@@ -35,7 +35,7 @@ class Config(BaseModel):
     #: quote the user's message in the first group answer
     qq_reply_quote: bool = True
     #: messages handled at once per bot; more are shed
-    qq_max_in_flight: int = Field(64, ge=1)
+    qq_max_in_flight: int = Field(16, ge=1)
     #: what shed messages get: a short "busy" answer or nothing
     qq_shed: Literal["reply", "drop"] = "reply"
     qq_busy_text: str = "忙不过来了，请稍后再试。Busy, please try again in a moment."

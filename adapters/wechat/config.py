@@ -24,7 +24,7 @@ class Config(BaseModel):
     wechat_max_chars: int = Field(2000, ge=50)
     #: mention the sender in the first group answer
     wechat_mention_sender: bool = False
-    wechat_max_in_flight: int = Field(64, ge=1)
+    wechat_max_in_flight: int = Field(16, ge=1)
     wechat_shed: Literal["reply", "drop"] = "reply"
     wechat_busy_text: str = (
         "忙不过来了，请稍后再试。Busy, please try again in a moment."
