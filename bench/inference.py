@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -65,12 +66,18 @@ TOPICS = [
 ]  # fmt: skip
 
 
-def prompt(i: int) -> str:
-    """A different prompt per client, 30-60 tokens."""
-    return (
-        f"请用几句话介绍{TOPICS[i % 16]}。Please explain topic number {i} briefly. "
-        * (1 + i % 2)
-    )
+_ROUNDS = itertools.count()
+
+
+def prompt(i: int, salt: int = 0) -> str:
+    """A different prompt per client and per round, 40-75 tokens with the template.
+
+    The round number comes first, so no two requests of a run share more than the
+    chat template's first few tokens: transformers' continuous batching reuses the
+    KV blocks of repeated prefixes, which would turn later rounds into cache hits.
+    """
+    body = f"请用几句话介绍{TOPICS[i % 16]}。Please explain topic number {i} briefly. "
+    return f"[{salt}] " + body * (1 + i % 2)
 
 
 @dataclass
@@ -170,9 +177,10 @@ async def _read_all(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
 
 
 async def run_round(url: str, model: str, n: int, max_tokens: int) -> Round:
+    salt = next(_ROUNDS)
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(one_client(url, model, prompt(i), max_tokens) for i in range(n))
+        *(one_client(url, model, prompt(i, salt), max_tokens) for i in range(n))
     )
     elapsed = time.perf_counter() - started
     ttfts = [t for t, _ in results]

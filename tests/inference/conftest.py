@@ -1,6 +1,7 @@
-"""Fixtures of the inference tests: the demo model, and real servers on loopback.
+"""Fixtures of the inference tests: the loaded demo model, real servers on loopback.
 
-The demo model is built once per session. Servers are uvicorn instances on
+The demo model comes from the session fixture `demo_model_path` of
+tests/conftest.py (built once per session). Servers are uvicorn instances on
 127.0.0.1 with a free port, each running its own event loop on a thread, so the
 tests talk real HTTP (the openai client, httpx, raw sockets) to them.
 """
@@ -10,26 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from inference_helpers import LiveServer, start_server
 
 from inference.config import InferenceConfig
-from inference.demo_model import build_demo_model
 from inference.loader import LoadedModel, load_model
 from inference.server import create_app
 from inference.service import InferenceService
+from tests.inference.inference_helpers import LiveServer, start_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def demo_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo model, built once for the whole session."""
-    return build_demo_model(tmp_path_factory.mktemp("demo") / "demo-model")
 
 
 @pytest.fixture(scope="session")

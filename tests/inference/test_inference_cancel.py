@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable
 
 import httpx
-from inference_helpers import LiveServer
+
+from tests.inference.inference_helpers import LiveServer
 
 
 def open_fds() -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 import openai
 import pytest
 from fastapi import FastAPI
-from inference_helpers import start_server
 
 from inference.config import InferenceConfig
 from inference.embedded import EmbeddedInference
 from inference.exceptions import ModelLoadError
+from tests.inference.inference_helpers import start_server
 
 
 def bot_app(embedded: EmbeddedInference) -> FastAPI:

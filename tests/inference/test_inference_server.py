@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from inference_helpers import LiveServer
+
+from tests.inference.inference_helpers import LiveServer
 
 PROMPTS = [
     f"用户{i}: tell me about {i} cats and {16 - i} dogs" * (1 + i % 3)
