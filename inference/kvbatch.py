@@ -109,6 +109,7 @@ class KVBatch:
         # Set by the scheduler: the longest prompt + max_tokens of the rows, so
         # buffers never grow past rows x horizon (the admitted KV budget).
         self.horizon = 0
+        self.padded = False  # whether any row has left padding (kept up to date)
 
     @property
     def rows(self) -> int:
@@ -123,9 +124,12 @@ class KVBatch:
     def _forward(
         self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
     ) -> tuple[torch.Tensor, Any]:
+        # Without padding the mask says nothing; leaving it out spares transformers
+        # building a 4-D mask per step and lets SDPA take its causal fast path.
+        padded = bool((mask == 0).any()) if ids.shape[1] > 1 else self.padded
         out = self.model(
             input_ids=ids,
-            attention_mask=mask,
+            attention_mask=mask if padded else None,
             position_ids=positions,
             past_key_values=cache,
             use_cache=True,
@@ -149,6 +153,7 @@ class KVBatch:
         logits, cache = self._forward(ids, mask, positions, cache)
         lengths = torch.tensor([len(p) for p in prompts], device=self.device)
         self._merge(cache, mask, lengths)
+        self._update_padded()
         return logits
 
     def _merge(self, cache: Any, mask: torch.Tensor, positions: torch.Tensor) -> None:
@@ -179,6 +184,9 @@ class KVBatch:
             ]
         )
 
+    def _update_padded(self) -> None:
+        self.padded = bool((self.mask == 0).any()) if self.rows else False
+
     def keep(self, indices: list[int]) -> None:
         """Keep only the rows at `indices` (in that order) and trim dead columns."""
         if len(indices) == self.rows:
@@ -199,6 +207,7 @@ class KVBatch:
             layer.keys = layer.keys.index_select(0, index)[:, :, start:]
             layer.values = layer.values.index_select(0, index)[:, :, start:]
         self.mask = self.mask[:, start:]
+        self._update_padded()
 
     def set_last(self, row_tokens: list[int], first_row: int = 0) -> None:
         """Record the tokens just chosen for rows `first_row...`."""
