@@ -1,0 +1,74 @@
+"""The QQ adapter inside the whole bot (``freechat run``): a NapCat-like client gets
+the model's answer through the middleware chain, and duplicates (also across two
+instances sharing Redis) are answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tests.adapters.qq.adapter_harness import eventually
+from tests.adapters.qq.napcat import NapCat, text_of
+
+TOKEN = "process-token"
+
+
+def config(**extra: Any) -> dict[str, Any]:
+    return {"adapters": {"qq": {"access_token": TOKEN, "min_interval": 0}}, **extra}
+
+
+async def connect(bp: Any) -> NapCat:
+    url = f"ws://127.0.0.1:{bp.port}/onebot/v11/ws"
+    return await NapCat(url, 10001, TOKEN).connect()
+
+
+async def test_answer_through_the_whole_bot(bot_process: Any, openai_stub: Any) -> None:
+    openai_stub.set_default("Model says [CQ:at,qq=all] hi")
+    bp = await bot_process(config())
+    peer = await connect(bp)
+    try:
+        event = peer.group_message("hello bot", message_id=777001)
+        for _ in range(3):
+            await peer.send_event(event)
+        (call,) = await peer.wait_sends(1, timeout=30)
+        message = call["params"]["message"]
+        assert message[0] == {"type": "reply", "data": {"id": "777001"}}
+        assert message[1:] == [
+            {"type": "text", "data": {"text": "Model says [CQ:at,qq=all] hi"}}
+        ]
+        await asyncio.sleep(1.0)
+        assert len(peer.sends()) == 1
+        assert len(openai_stub.requests) == 1
+        assert openai_stub.requests[0]["messages"][-1]["content"] == "hello bot"
+    finally:
+        await peer.close()
+
+
+async def test_two_instances_sharing_redis_answer_once(
+    bot_process: Any, openai_stub: Any, redis_url: str
+) -> None:
+    shared = config(state={"url": redis_url})
+    first = await bot_process(shared)
+    second = await bot_process(shared)
+    peers = [await connect(first), await connect(second)]
+    try:
+        base = int(time.time() * 1000) % 10**12  # unique across runs (Redis keeps ids)
+        events = [
+            peers[0].group_message(f"q{i}", message_id=base + i) for i in range(3)
+        ]
+        for event in events:
+            for _ in range(3):
+                for peer in peers:
+                    await peer.send_event(event)
+        await eventually(lambda: sum(len(p.sends()) for p in peers) >= 3, 30)
+        await asyncio.sleep(1.0)
+        assert sum(len(p.sends()) for p in peers) == 3
+        assert len(openai_stub.requests) == 3
+        assert (
+            sorted(text_of(c) for p in peers for c in p.sends())
+            == ["Hello from the stub."] * 3
+        )
+    finally:
+        for peer in peers:
+            await peer.close()
