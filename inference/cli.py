@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freechat inference",
         description="FreeChat's OpenAI-compatible streaming inference service.",
+        epilog="Without a subcommand, `serve` is meant: see `freechat inference serve -h`.",
     )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve a model over HTTP (default)")
