@@ -61,17 +61,28 @@ def rss_mb(pid: int) -> float:
 
 
 # ------------------------------------------------------------------- servers
-def serve_bare(port: int) -> None:
-    """(a): NoneBot2, the stock OneBot v11 adapter and an echo handler."""
+def serve_bare(port: int, ours: bool = False) -> None:
+    """(a): NoneBot2, the stock OneBot v11 adapter and an echo handler; with
+    ``ours``, (c): the same with FreeChat's QQ adapter instead of the stock one."""
     import nonebot
     import uvicorn
     from nonebot import on_message
     from nonebot.adapters.onebot.v11 import Adapter, Bot, MessageEvent
 
     nonebot.init(
-        driver="~fastapi", host="127.0.0.1", port=port, onebot_access_token=TOKEN
+        driver="~fastapi",
+        host="127.0.0.1",
+        port=port,
+        onebot_access_token=TOKEN,
+        qq_access_token=TOKEN,
     )
-    nonebot.get_driver().register_adapter(Adapter)
+    if ours:
+        sys.path.insert(0, str(ROOT))
+        from adapters.qq import Adapter as QQAdapter
+
+        nonebot.get_driver().register_adapter(QQAdapter)
+    else:
+        nonebot.get_driver().register_adapter(Adapter)
     echo = on_message()
 
     @echo.handle()
@@ -150,8 +161,10 @@ def start_server(name: str, llm: str) -> Server:
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     env = {k: v for k, v in env.items() if not k.startswith("FREECHAT__")}
-    if name == "a":
+    if name in ("a", "c"):
         cmd = [sys.executable, __file__, "--serve-bare", str(port)]
+        if name == "c":
+            cmd.append("--ours")
         workdir = None
     else:
         workdir = tempfile.TemporaryDirectory(prefix="fc-bench-")
@@ -181,7 +194,7 @@ async def wait_ready(server: Server, limit: float = 90.0) -> None:
         with contextlib.suppress(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.close()
-            await asyncio.sleep(0.5 if server.name == "a" else 2.0)
+            await asyncio.sleep(2.0 if server.name == "b" else 0.5)
             return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"server {server.name} did not start")
@@ -400,7 +413,11 @@ def print_table(
         f"\nOneBot v11 load, {repeats} interleaved repeat(s), {seconds:.0f} s per level,"
         f" medians; machine: {os.cpu_count()} cores shared with the load generator"
     )
-    labels = {"a": "(a) bare NoneBot2 + echo", "b": "(b) FreeChat full chain"}
+    labels = {
+        "a": "(a) bare NoneBot2 + echo",
+        "b": "(b) FreeChat full chain",
+        "c": "(c) our QQ adapter + echo",
+    }
     header = (
         f"{'system':<26}{'level':>6}{'offered/s':>11}{'replies/s':>11}"
         f"{'answered':>10}{'p50 ms':>9}{'p99 ms':>10}{'RSS MB':>8}"
@@ -471,7 +488,12 @@ def cli() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 s levels")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--systems", default="ab", help="'a', 'b' or 'ab'")
+    parser.add_argument(
+        "--systems",
+        default="ab",
+        help="any of a (bare), b (FreeChat), c (our adapter + echo): 'ab', 'abc'",
+    )
+    parser.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--plugins",
         help="comma-separated plugins for (b) (default: all, for profiling)",
@@ -485,7 +507,7 @@ def cli() -> None:
     parser.add_argument("--serve-stub", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.ours)
         return
     if args.serve_stub:
         serve_stub(args.serve_stub)
