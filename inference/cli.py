@@ -9,8 +9,15 @@ The bot's CLI calls `main(sys.argv[2:])`; `python -m inference` does the same.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from typing import Any
+
+import httpx
+import uvicorn
 
 from .config import InferenceConfig
 from .exceptions import ModelLoadError
@@ -48,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--demo-model-dir", default=defaults.demo_model_dir)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--consul-url",
+        default=None,
+        help="register this instance with the Consul agent at this URL",
+    )
+    serve.add_argument("--consul-service", default="freechat-inference")
+    serve.add_argument(
+        "--advertise-address",
+        default=None,
+        help="address other hosts reach this instance at (default: --host)",
+    )
     demo = commands.add_parser("demo-model", help="build the tiny offline demo model")
     demo.add_argument("path")
     demo.add_argument("--seed", type=int, default=0)
@@ -55,8 +73,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .server import create_app
     from .service import InferenceService
 
@@ -82,8 +98,58 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"freechat inference: {exc}", file=sys.stderr)
         return 1
     app = create_app(service, manage_lifespan=True)
-    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_level=args.log_level
+        )
+    )
+    registration = None
+    if args.consul_url:
+        from bot.registry import ConsulRegistration
+
+        address = args.advertise_address or config.host
+        if address in ("0.0.0.0", "::"):
+            print(
+                "freechat inference: --advertise-address is needed with --host "
+                f"{address} and --consul-url",
+                file=sys.stderr,
+            )
+            return 2
+        registration = ConsulRegistration(
+            args.consul_url, args.consul_service, address=address, port=config.port
+        )
+    asyncio.run(_serve_registered(server, registration))
     return 0
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after serving, which would kill the process before
+    it deregisters from Consul; we take the signals ourselves instead."""
+
+    def capture_signals(self) -> Any:
+        return contextlib.nullcontext()
+
+
+async def _serve_registered(server: Any, registration: Any) -> None:
+    """Serve; once listening, register in Consul; deregister on the way out."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, setattr, server, "should_exit", True)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has a flag only
+        await asyncio.sleep(0.05)
+    if registration is not None and server.started:
+        await registration.register()
+    try:
+        await task
+    finally:
+        if registration is not None and server.started:
+            try:
+                await registration.deregister()
+            except httpx.HTTPError as exc:
+                logging.getLogger(__name__).warning(
+                    "Consul deregistration failed: %s", exc
+                )
 
 
 def main(argv: list[str]) -> int:
