@@ -21,6 +21,12 @@ def tortoise_config(url: str) -> dict[str, Any]:
     """The Tortoise config for ``url`` (one app, ``models``)."""
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://") and "synchronous=" not in url:
+        # WAL (Tortoise's default) with synchronous=NORMAL: a commit is durable
+        # against a crash of the process, and costs no fsync; only a power loss
+        # can drop the last transactions. Add ?synchronous=FULL to the URL to pay
+        # an fsync per write instead.
+        url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return {
         "connections": {"default": url},
         "apps": {

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from nonebot import get_driver, get_plugin_config, on_command
 from nonebot.adapters import Bot, Event, Message
-from nonebot.params import CommandArg
+from nonebot.params import Command, CommandArg
 from nonebot.plugin import PluginMetadata
 from tortoise.exceptions import BaseORMException
 
@@ -23,8 +23,10 @@ from bot import orders
 from bot.chain import chain
 from bot.context import ChatContext
 from bot.platform import get_platform
+from bot.runtime import get_runtime
 from bot.store.models import SessionSetting
 
+from .cache import SessionCache, publish_session_change
 from .config import Config
 from .core import effective_session, session_key
 from .middleware import make_middleware
@@ -43,9 +45,11 @@ __plugin_meta__ = PluginMetadata(
 log = logging.getLogger(__name__)
 config = get_plugin_config(Config)
 _dispose: Callable[[], None] | None = None
+_cache = SessionCache(ttl=config.history_cache_ttl)
 driver = get_driver()
 
-reset = on_command("reset", priority=5, block=True)
+# one matcher for both commands (each matcher is checked for every message)
+commands = on_command("reset", aliases={"persona"}, priority=1, block=True)
 
 
 def _session(ctx: ChatContext) -> str:
@@ -58,10 +62,6 @@ def _session(ctx: ChatContext) -> str:
     )
 
 
-persona = on_command("persona", priority=5, block=True)
-
-
-@reset.handle()
 async def _reset(bot: Bot, event: Event) -> None:
     platform = get_platform(bot.adapter.get_name())
     if platform is None:
@@ -74,12 +74,12 @@ async def _reset(bot: Bot, event: Event) -> None:
         count = await archive_session(key)
     except (BaseORMException, OSError) as exc:
         log.error("/reset failed for %s: %s", key, exc)
-        await reset.finish("Please try again later. 请稍后再试。")
+        await commands.finish("Please try again later. 请稍后再试。")
+    await publish_session_change(key)
     log.info("/reset archived %d conversations of %s", count, key)
-    await reset.finish(config.history_reset_message)
+    await commands.finish(config.history_reset_message)
 
 
-@persona.handle()
 async def _persona(
     bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
 ) -> None:
@@ -93,28 +93,43 @@ async def _persona(
         setting = await SessionSetting.get_or_none(session_key=key)
         if not text:
             current = setting.persona if setting and setting.persona else None
-            await persona.finish(current or config.history_persona_none_message)
+            await commands.finish(current or config.history_persona_none_message)
         if ctx.group_id and not (
             ctx.is_admin or ctx.extra.get("role") in ("owner", "admin")
         ):
-            await persona.finish(config.history_persona_denied_message)
+            await commands.finish(config.history_persona_denied_message)
         if len(text) > config.history_persona_max_chars:
-            await persona.finish(config.history_persona_too_long_message)
+            await commands.finish(config.history_persona_too_long_message)
         value = None if text == "reset" else text
         await SessionSetting.update_or_create(
             session_key=key, defaults={"persona": value}
         )
+        await publish_session_change(key)
     except (BaseORMException, OSError) as exc:
         log.error("/persona failed for %s: %s", key, exc)
-        await persona.finish("Please try again later. 请稍后再试。")
-    await persona.finish(config.history_persona_set_message)
+        await commands.finish("Please try again later. 请稍后再试。")
+    await commands.finish(config.history_persona_set_message)
+
+
+@commands.handle()
+async def _dispatch(
+    bot: Bot,
+    event: Event,
+    command: Annotated[tuple[str, ...], Command()],
+    arg: Annotated[Message[Any], CommandArg()],
+) -> None:
+    if command[0] == "reset":
+        await _reset(bot, event)
+    else:
+        await _persona(bot, event, arg)
 
 
 @driver.on_startup
 async def _start() -> None:
     global _dispose
+    await _cache.start(get_runtime().state)
     _dispose = chain.register(
-        make_middleware(config), order=orders.HISTORY, name="history"
+        make_middleware(config, _cache), order=orders.HISTORY, name="history"
     )
 
 
@@ -124,3 +139,4 @@ async def _stop() -> None:
     if _dispose is not None:
         _dispose()
         _dispose = None
+    await _cache.stop()

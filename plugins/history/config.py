@@ -12,6 +12,9 @@ class Config(BaseModel):
     history_max_turns: int = Field(10, ge=0, le=1000)
     #: groups: one context for everyone (``shared``) or one per member (``per_user``);
     #: adapters build ``ctx.session_id`` with ``plugins.history.core.session_key``
+    #: seconds a session's conversation id and persona are cached (changes made
+    #: with /reset and /persona reach every instance at once through the feed)
+    history_cache_ttl: float = Field(60.0, ge=0)
     history_group_mode: Literal["shared", "per_user"] = "shared"
     #: chains stopped with these reasons are still saved (e.g. keyword replies)
     history_save_reasons: list[str] = Field(default_factory=lambda: ["keyword"])

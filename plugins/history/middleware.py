@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from tortoise.exceptions import BaseORMException
 
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 from bot.runtime import get_runtime
-from bot.store.models import Conversation
+from bot.store.models import SessionSetting
 
 from . import store
+from .cache import SessionCache
 from .config import Config
 from .core import effective_session, to_history
 
@@ -34,57 +34,64 @@ log = logging.getLogger(__name__)
 _DB_ERRORS = (BaseORMException, OSError, ValueError)
 
 
-async def _conversation(ctx: ChatContext) -> Conversation:
+async def _conversation_id(ctx: ChatContext, cache: SessionCache) -> str:
     cid = ctx.extra.get("conversation_id")
     owner = str(ctx.extra.get("owner") or ctx.user_key)
     if cid:
-        return await store.conversation_by_id(
+        conv = await store.conversation_by_id(
             str(cid),
             owner=owner,
             session_key=ctx.session_id,
             platform=ctx.platform,
             text=ctx.text,
         )
-    return await store.conversation_for_session(
+        return str(conv.id)
+    cached = cache.get("conversation", ctx.session_id)
+    if cached is not cache.MISSING:
+        return str(cached)
+    conv = await store.conversation_for_session(
         ctx.session_id, owner=owner, platform=ctx.platform, text=ctx.text
     )
+    cache.put("conversation", ctx.session_id, conv.id)
+    return str(conv.id)
 
 
-async def _save_answer(
-    ctx: ChatContext,
-    conversation_id: str,
-    user_saved: asyncio.Task[Any],
-    text: str,
-    reasoning: str,
-    demo: bool,
+async def _setting(session_key: str, cache: SessionCache) -> SessionSetting | None:
+    cached = cache.get("setting", session_key)
+    if cached is not cache.MISSING:
+        return cached  # type: ignore[no-any-return]
+    setting = await store.session_setting(session_key)
+    cache.put("setting", session_key, setting)
+    return setting
+
+
+async def _save_exchange(
+    ctx: ChatContext, conversation_id: str, text: str, reasoning: str, demo: bool
 ) -> None:
+    """Save the user's message and, unless the model failed, the answer."""
+    answered = ctx.extra.get("finish_reason") != "error" and bool(text or reasoning)
     try:
-        await user_saved
-    except _DB_ERRORS:
-        pass  # already logged by the task's callback
-    if ctx.extra.get("finish_reason") == "error" or not (text or reasoning):
-        return
-    try:
-        await store.save_message(
+        await store.save_exchange(
             conversation_id,
-            "assistant",
-            text,
+            user_text=ctx.text,
+            platform_msg_id=ctx.message_id,
+            answer=text if answered else None,
             reasoning=reasoning,
             tokens=ctx.usage.completion_tokens,
             demo=demo,
         )
     except _DB_ERRORS as exc:
-        log.error("saving the answer to %s failed: %s", conversation_id, exc)
+        log.error("saving the exchange in %s failed: %s", conversation_id, exc)
 
 
 async def record_reply(
     stream: AsyncIterator[ReplyChunk],
     ctx: ChatContext,
     conversation_id: str,
-    user_saved: asyncio.Task[Any],
     demo: bool,
 ) -> AsyncIterator[ReplyChunk]:
-    """Pass ``stream`` through unchanged and save what went by when it ends."""
+    """Pass ``stream`` through unchanged and save the exchange when it ends (both
+    messages in one write: the database is the per-message cost of this plugin)."""
     text: list[str] = []
     reasoning: list[str] = []
     try:
@@ -98,23 +105,15 @@ async def record_reply(
             await aclose()
         # shielded: a cancelled delivery still records what the user saw
         await asyncio.shield(
-            _save_answer(
-                ctx,
-                conversation_id,
-                user_saved,
-                "".join(text),
-                "".join(reasoning),
-                demo,
+            _save_exchange(
+                ctx, conversation_id, "".join(text), "".join(reasoning), demo
             )
         )
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("saving a user message failed: %s", task.exception())
+def make_middleware(config: Config, cache: SessionCache | None = None) -> Middleware:
+    cache = cache or SessionCache(ttl=0)  # ttl 0: no caching
 
-
-def make_middleware(config: Config) -> Middleware:
     async def history(ctx: ChatContext, call_next: NextFn) -> None:
         if ctx.extra.get("stateless") or ctx.extra.get("client_history"):
             # the client keeps the conversation (OpenAI-style API): nothing to add
@@ -129,9 +128,9 @@ def make_middleware(config: Config) -> Middleware:
             config.history_group_mode,
         )
         try:
-            conv = await _conversation(ctx)
-            rows = await store.recent_rows(conv.id, 2 * config.history_max_turns)
-            setting = await store.session_setting(ctx.session_id)
+            conv_id = await _conversation_id(ctx, cache)
+            rows = await store.recent_rows(conv_id, 2 * config.history_max_turns)
+            setting = await _setting(ctx.session_id, cache)
         except store.ForbiddenConversation:
             ctx.respond(config.history_forbidden_message, reason="forbidden")
             return
@@ -140,7 +139,7 @@ def make_middleware(config: Config) -> Middleware:
             log.error("history unavailable for %s: %s", ctx.session_id, exc)
             await call_next()
             return
-        ctx.extra["conversation_id"] = conv.id
+        ctx.extra["conversation_id"] = conv_id
         ctx.history = to_history(rows, config.history_max_turns)
         if setting is not None and setting.persona:
             ctx.system_prompt = setting.persona
@@ -155,18 +154,6 @@ def make_middleware(config: Config) -> Middleware:
             config.history_save_reasons
         ):
             return
-        user_saved = asyncio.create_task(
-            store.save_message(
-                conv.id,
-                "user",
-                ctx.text,
-                demo=False,
-                platform_msg_id=ctx.message_id,
-            )
-        )
-        user_saved.add_done_callback(_log_failure)
-        ctx.reply = record_reply(
-            ctx.reply, ctx, conv.id, user_saved, bool(rt.demo_model)
-        )
+        ctx.reply = record_reply(ctx.reply, ctx, conv_id, bool(rt.demo_model))
 
     return history

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from bot.store.models import Conversation, Message, SessionSetting
 
@@ -92,6 +93,44 @@ async def save_message(
     # bump updated_at so the newest conversation of a session is found first
     await Conversation.filter(id=conversation_id).update(updated_at=msg.created_at)
     return msg
+
+
+async def save_exchange(
+    conversation_id: str,
+    *,
+    user_text: str,
+    platform_msg_id: str | None,
+    answer: str | None,
+    reasoning: str = "",
+    tokens: int = 0,
+    demo: bool = False,
+) -> None:
+    """The user's message and the answer (None: the model failed) in two
+    statements, and the conversation's ``updated_at`` bumped."""
+    now = datetime.now(UTC)
+    rows = [
+        Message(
+            conversation_id=conversation_id,
+            role="user",
+            content=user_text,
+            platform_msg_id=platform_msg_id or None,
+            created_at=now,
+        )
+    ]
+    if answer is not None:
+        rows.append(
+            Message(
+                conversation_id=conversation_id,
+                role="assistant",
+                content=answer,
+                reasoning=reasoning or None,
+                tokens=tokens,
+                demo=demo,
+                created_at=now,
+            )
+        )
+    await Message.bulk_create(rows)
+    await Conversation.filter(id=conversation_id).update(updated_at=now)
 
 
 async def archive_session(session_key: str) -> int:

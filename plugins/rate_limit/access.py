@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import BaseORMException
@@ -39,8 +40,10 @@ class AccessService:
     def __init__(self, config: Config, *, state: StateStore | None = None) -> None:
         self.config = config
         self.state = state
-        self.bans = TTLCache(config.rate_limit_access_cache)
-        self.switches = TTLCache(config.rate_limit_access_cache)
+        self.bans: TTLCache[dict[str, datetime | None]] = TTLCache(
+            config.rate_limit_access_cache
+        )
+        self.switches: TTLCache[bool] = TTLCache(config.rate_limit_access_cache)
         self._sub: Subscription | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -67,13 +70,14 @@ class AccessService:
             self._sub = None
 
     async def banned(self, user_key: str) -> bool:
-        cached = self.bans.get(user_key)
-        if cached is not None:
-            return cached
-        ban = await Ban.get_or_none(user_key=user_key)
-        value = ban is not None and ban_active(ban.until)
-        self.bans.put(user_key, value)
-        return value
+        # bans are few: the whole list is cached (one query per cache period, not
+        # one per new user), so unknown users cost no database round trip
+        table = self.bans.get("*")
+        if table is None:
+            rows = await Ban.all().values_list("user_key", "until")
+            table = {str(key): until for key, until in rows}
+            self.bans.put("*", table)
+        return user_key in table and ban_active(table[user_key])
 
     async def chat_enabled(self, group_key: str | None) -> bool:
         key = group_key or "global"

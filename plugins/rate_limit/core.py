@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from bot.state import RateResult, StateStore
 
@@ -66,27 +67,30 @@ def format_refusal(template: str, refusal: Refusal) -> str:
     return template.replace("{seconds}", str(refusal.seconds))
 
 
+V = TypeVar("V")
+
+
 @dataclass(slots=True)
-class _Cached:
-    value: bool
+class _Cached(Generic[V]):
+    value: V
     expires: float
 
 
-class TTLCache:
-    """A tiny per-key cache of yes/no answers (ban lookups, switches)."""
+class TTLCache(Generic[V]):
+    """A tiny per-key cache with expiry (the ban list, switches)."""
 
     def __init__(self, ttl: float, max_size: int = 50_000) -> None:
         self.ttl = ttl
         self.max_size = max_size
-        self._items: dict[str, _Cached] = {}
+        self._items: dict[str, _Cached[V]] = {}
 
-    def get(self, key: str) -> bool | None:
+    def get(self, key: str) -> V | None:
         item = self._items.get(key)
         if item is None or item.expires <= time.monotonic():
             return None
         return item.value
 
-    def put(self, key: str, value: bool) -> None:
+    def put(self, key: str, value: V) -> None:
         if len(self._items) >= self.max_size:
             self._items.clear()
         self._items[key] = _Cached(value, time.monotonic() + self.ttl)

@@ -66,25 +66,25 @@ async def test_ban_unban_and_refusal_for_non_admins(
     plugins_loaded: None, app: Any, database: str, feed: MemoryState
 ) -> None:
     from bot.store.models import AuditLog, Ban
-    from plugins.admin import ban, unban
+    from plugins.admin import admin
 
     sub = await feed.subscribe("access")
     await command(
-        app, ban, 2, "/ban qq:99 spam", "Only admins can do that. 仅管理员可用。"
+        app, admin, 2, "/ban qq:99 spam", "Only admins can do that. 仅管理员可用。"
     )
     assert await Ban.all().count() == 0
-    await command(app, ban, 1, "/ban qq:99 spam links", "Banned qq:99.")
+    await command(app, admin, 1, "/ban qq:99 spam links", "Banned qq:99.")
     row = await Ban.get(user_key="qq:99")
     assert (row.reason, row.created_by) == ("spam links", "qq:1")
     assert (await sub.queue.get()) == {"kind": "ban", "key": "qq:99"}
     await command(
         app,
-        ban,
+        admin,
         1,
         "/ban 99",
         "Usage: a user key looks like platform:user_id, e.g. qq:12345",
     )
-    await command(app, unban, 1, "/unban qq:99", "Unbanned qq:99.")
+    await command(app, admin, 1, "/unban qq:99", "Unbanned qq:99.")
     assert await Ban.all().count() == 0
     assert (await sub.queue.get()) == {"kind": "unban", "key": "qq:99"}
     audit = await AuditLog.all().order_by("id").values_list("actor", "action", "detail")
@@ -97,14 +97,14 @@ async def test_budget_words_and_keywords(
     plugins_loaded: None, app: Any, database: str, feed: MemoryState
 ) -> None:
     from bot.store.models import BudgetOverride, KeywordRule, SensitiveWord
-    from plugins.admin import budget, keyword, word
+    from plugins.admin import admin
 
     subs = {
         c: await feed.subscribe(c) for c in ("budgets", "sensitive_words", "keywords")
     }
     await command(
         app,
-        budget,
+        admin,
         1,
         "/budget user qq:5 1000 -",
         "Budget of user qq:5: daily 1000, monthly default.",
@@ -113,15 +113,15 @@ async def test_budget_words_and_keywords(
     assert (row.daily_limit, row.monthly_limit) == (1000, None)
     assert (await subs["budgets"].queue.get()) == {"kind": "user", "key": "qq:5"}
 
-    await command(app, word, 1, "/word add 坏词 insult", "Added a word in insult.")
+    await command(app, admin, 1, "/word add 坏词 insult", "Added a word in insult.")
     assert await SensitiveWord.filter(word="坏词", category="insult").exists()
     assert (await subs["sensitive_words"].queue.get())["op"] == "add"
-    await command(app, word, 1, "/word del 坏词 insult", "Removed a word in insult.")
+    await command(app, admin, 1, "/word del 坏词 insult", "Removed a word in insult.")
     assert not await SensitiveWord.filter(word="坏词").exists()
 
     await command(
         app,
-        keyword,
+        admin,
         1,
         "/keyword add regex (a+)+ boom",
         "Rejected: nested quantifiers (like (a+)+) can take exponential time",
@@ -129,7 +129,7 @@ async def test_budget_words_and_keywords(
     assert await KeywordRule.all().count() == 0
     await command(
         app,
-        keyword,
+        admin,
         1,
         "/keyword add contains 营业时间 九点到六点 priority=3",
         "Added rule 1.",
@@ -142,9 +142,9 @@ async def test_budget_words_and_keywords(
         3,
     )
     assert (await subs["keywords"].queue.get()) == {"op": "add", "id": 1}
-    await command(app, keyword, 1, "/keyword del 1", "Removed rule 1.")
+    await command(app, admin, 1, "/keyword del 1", "Removed rule 1.")
     await command(
-        app, keyword, 2, "/keyword del 1", "Only admins can do that. 仅管理员可用。"
+        app, admin, 2, "/keyword del 1", "Only admins can do that. 仅管理员可用。"
     )
     for sub in subs.values():
         await sub.close()

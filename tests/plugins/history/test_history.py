@@ -240,7 +240,7 @@ async def test_reset_command_archives_the_context(
 
     from bot.platform import Platform, register_platform
     from bot.store.models import Conversation
-    from plugins.history import reset
+    from plugins.history import commands as reset
 
     async def factory(bot: Any, event: Any) -> ChatContext:
         return ChatContext(platform="qq", user_id=str(event.user_id), text="")
@@ -288,7 +288,7 @@ async def test_persona_command_sets_shows_and_clears(
     from nonebot.adapters.onebot.v11.event import Sender
 
     from bot.platform import Platform, register_platform
-    from plugins.history import persona
+    from plugins.history import commands as persona
 
     async def factory(bot: Any, event: Any) -> ChatContext:
         group = getattr(event, "group_id", None)
