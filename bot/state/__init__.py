@@ -5,9 +5,11 @@ from __future__ import annotations
 from bot.exceptions import ConfigError
 
 from .base import RateResult, ReserveResult, StateStore, Subscription
+from .feed import FeedWatcher
 from .memory import MemoryState
 
 __all__ = [
+    "FeedWatcher",
     "MemoryState",
     "RateResult",
     "ReserveResult",

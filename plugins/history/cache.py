@@ -8,13 +8,11 @@ after ``ttl`` seconds, so a missed message heals by itself.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 
 from bot.runtime import get_runtime
-from bot.state import StateStore, Subscription
+from bot.state import FeedWatcher, StateStore
 
 CHANNEL = "history"
 _MISSING = object()
@@ -31,8 +29,7 @@ class SessionCache:
         self.ttl = ttl
         self.max_size = max_size
         self._items: dict[tuple[str, str], tuple[Any, float]] = {}
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._feed = FeedWatcher(CHANNEL, self._changed)
 
     def get(self, kind: str, session_key: str) -> Any:
         """The cached value, or ``SessionCache.MISSING``."""
@@ -53,21 +50,14 @@ class SessionCache:
     MISSING = _MISSING
 
     async def start(self, state: StateStore) -> None:
-        self._sub = await state.subscribe(CHANNEL)
-        self._task = asyncio.create_task(self._watch(self._sub), name="history-feed")
+        await self._feed.start(state)
 
-    async def _watch(self, sub: Subscription) -> None:
-        async for message in sub:
-            key = message.get("session")
-            if isinstance(key, str):
-                self.forget(key)
-            else:
-                self._items.clear()
+    def _changed(self, message: dict[str, Any]) -> None:
+        key = message.get("session")
+        if isinstance(key, str):
+            self.forget(key)
+        else:
+            self._items.clear()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sub is not None:
-            await self._sub.close()
+        await self._feed.stop()

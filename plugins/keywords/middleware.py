@@ -7,7 +7,6 @@ Rules come from the config and the ``KeywordRule`` table; admins publish on the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -16,7 +15,7 @@ from tortoise.exceptions import BaseORMException
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext
 from bot.runtime import get_runtime
-from bot.state import StateStore, Subscription
+from bot.state import FeedWatcher, StateStore
 from bot.store.models import KeywordRule
 
 from .config import Config
@@ -66,8 +65,7 @@ class KeywordService:
         self.state = state
         self.index: KeywordIndex | None = None
         self._lock = asyncio.Lock()
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._feed = FeedWatcher(CHANNEL, self._changed, coalesce=True)
 
     async def reload(self) -> KeywordIndex:
         rules = config_rules(self.config) + await database_rules()
@@ -82,33 +80,17 @@ class KeywordService:
         if self.index is None:
             async with self._lock:
                 if self.index is None:
-                    state = self.state or get_runtime().state
-                    self._sub = await state.subscribe(CHANNEL)
-                    self._task = asyncio.create_task(
-                        self._watch(self._sub), name="keywords-feed"
-                    )
+                    # subscribe first, then load: no change is missed
+                    await self._feed.start(self.state or get_runtime().state)
                     await self.reload()
         assert self.index is not None
         return self.index
 
-    async def _watch(self, sub: Subscription) -> None:
-        async for _message in sub:
-            while not sub.queue.empty():
-                sub.queue.get_nowait()
-            try:
-                await self.reload()
-            except Exception:  # keep watching: the next change may succeed
-                log.exception("keyword reload failed")
+    async def _changed(self, message: dict[str, Any]) -> None:
+        await self.reload()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._sub is not None:
-            await self._sub.close()
-            self._sub = None
+        await self._feed.stop()
 
 
 def make_middleware(service: KeywordService) -> Middleware:

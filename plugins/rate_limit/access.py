@@ -6,8 +6,6 @@ switch call :func:`publish_access_change` so every instance drops its cache at o
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,7 +15,7 @@ from tortoise.exceptions import BaseORMException
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext
 from bot.runtime import get_runtime
-from bot.state import StateStore, Subscription
+from bot.state import FeedWatcher, StateStore
 from bot.store.models import Ban, PluginSwitch
 
 from .config import Config
@@ -44,30 +42,19 @@ class AccessService:
             config.rate_limit_access_cache
         )
         self.switches: TTLCache[bool] = TTLCache(config.rate_limit_access_cache)
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._feed = FeedWatcher(CHANNEL, self._changed)
 
     async def start(self) -> None:
         """Watch the feed (idempotent)."""
-        if self._task is None:
-            state = self.state or get_runtime().state
-            self._sub = await state.subscribe(CHANNEL)
-            self._task = asyncio.create_task(self._watch(self._sub), name="access-feed")
+        if not self._feed.running:
+            await self._feed.start(self.state or get_runtime().state)
 
-    async def _watch(self, sub: Subscription) -> None:
-        async for _message in sub:
-            self.bans.clear()
-            self.switches.clear()
+    def _changed(self, message: dict[str, Any]) -> None:
+        self.bans.clear()
+        self.switches.clear()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._sub is not None:
-            await self._sub.close()
-            self._sub = None
+        await self._feed.stop()
 
     async def banned(self, user_key: str) -> bool:
         # bans are few: the whole list is cached (one query per cache period, not

@@ -8,7 +8,6 @@ every instance listening on the ``sensitive_words`` channel rebuilds its automat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from tortoise.exceptions import BaseORMException
 
 from bot.runtime import get_runtime
-from bot.state import StateStore, Subscription
+from bot.state import FeedWatcher, StateStore
 from bot.store.models import SensitiveWord
 
 from .config import Config
@@ -58,8 +57,8 @@ class WordService:
         self.version = 0
         self._lock = asyncio.Lock()
         self._file_words: list[tuple[str, str]] | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._sub: Subscription | None = None
+        # a burst of changes is one rebuild
+        self._feed = FeedWatcher(CHANNEL, self._changed, coalesce=True)
 
     def _build(self, words: list[tuple[str, str]]) -> Matcher:
         cfg = self.config
@@ -108,30 +107,11 @@ class WordService:
 
     async def start(self) -> None:
         """Subscribe to the change feed, then load (so no change is missed)."""
-        if self._task is None:
-            state = self.state or get_runtime().state
-            self._sub = await state.subscribe(CHANNEL)
-            self._task = asyncio.create_task(
-                self._watch(self._sub), name="sensitive-words-feed"
-            )
+        await self._feed.start(self.state or get_runtime().state)
         await self.reload()
 
-    async def _watch(self, sub: Subscription) -> None:
-        async for _message in sub:
-            # coalesce a burst of changes into one rebuild
-            while not sub.queue.empty():
-                sub.queue.get_nowait()
-            try:
-                await self.reload()
-            except Exception:  # keep watching: the next change may succeed
-                log.exception("sensitive words: reload failed")
+    async def _changed(self, message: dict[str, Any]) -> None:
+        await self.reload()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._sub is not None:
-            await self._sub.close()
-            self._sub = None
+        await self._feed.stop()

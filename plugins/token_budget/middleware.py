@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from tortoise.exceptions import BaseORMException
 
@@ -20,7 +19,7 @@ from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 from bot.exceptions import StateError
 from bot.runtime import get_runtime
-from bot.state import StateStore, Subscription
+from bot.state import FeedWatcher, StateStore
 from bot.store.models import BudgetOverride
 
 from .config import Config
@@ -44,26 +43,13 @@ class Overrides:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[Limits | None, float]] = {}
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._feed = FeedWatcher(CHANNEL, lambda _message: self._cache.clear())
 
     async def start(self, state: StateStore) -> None:
-        if self._task is None:
-            self._sub = await state.subscribe(CHANNEL)
-            self._task = asyncio.create_task(self._watch(self._sub), name="budget-feed")
-
-    async def _watch(self, sub: Subscription) -> None:
-        async for _message in sub:
-            self._cache.clear()
+        await self._feed.start(state)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        if self._sub is not None:
-            await self._sub.close()
-            self._sub = None
+        await self._feed.stop()
 
     async def limits(self, kind: str, key: str, default: Limits) -> Limits:
         now = time.monotonic()
