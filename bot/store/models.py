@@ -91,6 +91,8 @@ class Message(Model):
 
     class Meta:
         table = "messages"
+        # history reads a conversation's newest messages
+        indexes = (("conversation_id", "id"),)
 
 
 class SessionSetting(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -95,6 +96,11 @@ async def save_message(
     return msg
 
 
+#: seconds between two bumps of one conversation's ``updated_at``
+BUMP_EVERY = 5.0
+_bumped: dict[str, float] = {}
+
+
 async def save_exchange(
     conversation_id: str,
     *,
@@ -130,7 +136,15 @@ async def save_exchange(
             )
         )
     await Message.bulk_create(rows)
-    await Conversation.filter(id=conversation_id).update(updated_at=now)
+    # updated_at orders the conversation lists; bumping it once per BUMP_EVERY
+    # seconds per conversation is precise enough and saves a write per message
+    last = _bumped.get(conversation_id)
+    tick = time.monotonic()
+    if last is None or tick - last >= BUMP_EVERY:
+        await Conversation.filter(id=conversation_id).update(updated_at=now)
+        if len(_bumped) > 100_000:
+            _bumped.clear()
+        _bumped[conversation_id] = tick
 
 
 async def archive_session(session_key: str) -> int:

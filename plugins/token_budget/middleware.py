@@ -38,12 +38,17 @@ async def publish_budget_change(
 
 
 class Overrides:
-    """``BudgetOverride`` lookups, cached and dropped on the ``budgets`` feed."""
+    """``BudgetOverride`` rows, cached whole (they are few: one query per cache
+    period, not one per new user) and dropped on the ``budgets`` feed."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[Limits | None, float]] = {}
-        self._feed = FeedWatcher(CHANNEL, lambda _message: self._cache.clear())
+        self._table: dict[tuple[str, str], tuple[int | None, int | None]] | None = None
+        self._expires = 0.0
+        self._feed = FeedWatcher(CHANNEL, lambda _message: self._drop())
+
+    def _drop(self) -> None:
+        self._table = None
 
     async def start(self, state: StateStore) -> None:
         await self._feed.start(state)
@@ -53,29 +58,24 @@ class Overrides:
 
     async def limits(self, kind: str, key: str, default: Limits) -> Limits:
         now = time.monotonic()
-        hit = self._cache.get((kind, key))
-        if hit is not None and hit[1] > now:
-            found = hit[0]
-        else:
+        if self._table is None or self._expires <= now:
             try:
-                row = await BudgetOverride.get_or_none(scope_kind=kind, scope_key=key)
+                rows = await BudgetOverride.all().values_list(
+                    "scope_kind", "scope_key", "daily_limit", "monthly_limit"
+                )
             except (BaseORMException, OSError) as exc:
                 log.warning("budget overrides unavailable: %s", exc)
                 return default
-            found = (
-                None
-                if row is None
-                else Limits(
-                    default.daily if row.daily_limit is None else int(row.daily_limit),
-                    default.monthly
-                    if row.monthly_limit is None
-                    else int(row.monthly_limit),
-                )
-            )
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[(kind, key)] = (found, now + self.ttl)
-        return default if found is None else found
+            self._table = {(str(k), str(s)): (d, m) for k, s, d, m in rows}
+            self._expires = now + self.ttl
+        row = self._table.get((kind, key))
+        if row is None:
+            return default
+        daily, monthly = row
+        return Limits(
+            default.daily if daily is None else int(daily),
+            default.monthly if monthly is None else int(monthly),
+        )
 
 
 async def settle_reply(

@@ -64,3 +64,32 @@ async def test_migrations_are_idempotent_and_keep_rows(db_url: str) -> None:
 
 async def test_ping_false_without_connection(tmp_path: Path) -> None:
     assert not await store.ping()
+
+
+async def test_upgrade_from_the_first_schema_keeps_rows(db_url: str) -> None:
+    from tortoise.migrations.api import migrate as run_migrations
+
+    from bot.store import _forget, tortoise_config
+
+    store._ensure_sqlite_dir(db_url)
+    await run_migrations(config=tortoise_config(db_url), target="models.0001_initial")
+    await _forget()
+    await store.init_store(db_url, apply_migrations=False)
+    conv = await Conversation.create(
+        id=str(uuid.uuid4()), owner="qq:1", session_key="qq:g1", title="old"
+    )
+    await Message.create(conversation=conv, role="user", content="kept")
+    await store.close_store()
+    await store.init_store(db_url)  # start-up applies 0002 and later
+    assert [m.content for m in await Message.all()] == ["kept"]
+    conn = Tortoise.get_connection("default")
+    if db_url.startswith("sqlite"):
+        _, rows = await conn.execute_query("PRAGMA index_list('messages')")
+        names = [r["name"] for r in rows]
+    else:
+        _, rows = await conn.execute_query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'messages'"
+        )
+        names = [r["indexname"] for r in rows]
+    assert any("convers" in n for n in names), names
+    await store.close_store()
