@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated, Any
+from typing import Any
 
-from nonebot import get_plugin_config, on_command
+from nonebot import get_plugin_config
 from nonebot.adapters import Bot, Event, Message
 from nonebot.matcher import Matcher
-from nonebot.params import Command, CommandArg
 from nonebot.permission import SUPERUSER
 from nonebot.plugin import PluginMetadata
+from nonebot.typing import T_State
 from tortoise.exceptions import BaseORMException
 
+from bot.commands import command_arg, command_of, on_commands
 from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
@@ -54,9 +55,7 @@ config = get_plugin_config(Config)
 
 # one matcher for every admin command: NoneBot checks each matcher of a priority
 # for every message, so five matchers cost five checks per message
-admin = on_command(
-    "ban", aliases={"unban", "budget", "word", "keyword"}, priority=1, block=True
-)
+admin = on_commands("ban", "unban", "budget", "word", "keyword", priority=1)
 
 
 async def _admin(bot: Bot, event: Event) -> ChatContext | None:
@@ -97,9 +96,7 @@ def _args(arg: Message[Any]) -> list[str]:
     return arg.extract_plain_text().split()
 
 
-async def _ban(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _ban(bot: Bot, event: Event, arg: Message[Any]) -> None:
     ctx = await _guard(admin, bot, event)
     try:
         req = core.parse_ban(_args(arg))
@@ -117,9 +114,7 @@ async def _ban(
     await admin.finish(f"Banned {req.user_key}.")
 
 
-async def _unban(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _unban(bot: Bot, event: Event, arg: Message[Any]) -> None:
     ctx = await _guard(admin, bot, event)
     try:
         key = core.parse_unban(_args(arg))
@@ -131,9 +126,7 @@ async def _unban(
     await admin.finish(f"Unbanned {key}." if removed else f"{key} was not banned.")
 
 
-async def _budget(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _budget(bot: Bot, event: Event, arg: Message[Any]) -> None:
     ctx = await _guard(admin, bot, event)
     try:
         req = core.parse_budget(_args(arg))
@@ -159,9 +152,7 @@ async def _budget(
     await admin.finish(f"Budget of {req.kind} {req.key}: {shown}.")
 
 
-async def _word(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _word(bot: Bot, event: Event, arg: Message[Any]) -> None:
     ctx = await _guard(admin, bot, event)
     try:
         req = core.parse_word(_args(arg))
@@ -198,9 +189,7 @@ def _check_pattern(req: core.KeywordArgs) -> str | None:
     return None
 
 
-async def _keyword(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
     ctx = await _guard(admin, bot, event)
     try:
         req = core.parse_keyword(_args(arg))
@@ -248,10 +237,5 @@ _COMMANDS = {
 
 
 @admin.handle()
-async def _dispatch(
-    bot: Bot,
-    event: Event,
-    command: Annotated[tuple[str, ...], Command()],
-    arg: Annotated[Message[Any], CommandArg()],
-) -> None:
-    await _COMMANDS[command[0]](bot, event, arg)
+async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
+    await _COMMANDS[command_of(state)](bot, event, command_arg(state))

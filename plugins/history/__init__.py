@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from nonebot import get_driver, get_plugin_config, on_command
+from nonebot import get_driver, get_plugin_config
 from nonebot.adapters import Bot, Event, Message
-from nonebot.params import Command, CommandArg
 from nonebot.plugin import PluginMetadata
+from nonebot.typing import T_State
 from tortoise.exceptions import BaseORMException
 
 from bot import orders
 from bot.chain import chain
+from bot.commands import command_arg, command_of, on_commands
 from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
@@ -49,7 +50,7 @@ _cache = SessionCache(ttl=config.history_cache_ttl)
 driver = get_driver()
 
 # one matcher for both commands (each matcher is checked for every message)
-commands = on_command("reset", aliases={"persona"}, priority=1, block=True)
+commands = on_commands("reset", "persona", priority=1)
 
 
 def _session(ctx: ChatContext) -> str:
@@ -80,9 +81,7 @@ async def _reset(bot: Bot, event: Event) -> None:
     await commands.finish(config.history_reset_message)
 
 
-async def _persona(
-    bot: Bot, event: Event, arg: Annotated[Message[Any], CommandArg()]
-) -> None:
+async def _persona(bot: Bot, event: Event, arg: Message[Any]) -> None:
     platform = get_platform(bot.adapter.get_name())
     ctx = await platform.context_factory(bot, event) if platform else None
     if ctx is None:
@@ -112,16 +111,11 @@ async def _persona(
 
 
 @commands.handle()
-async def _dispatch(
-    bot: Bot,
-    event: Event,
-    command: Annotated[tuple[str, ...], Command()],
-    arg: Annotated[Message[Any], CommandArg()],
-) -> None:
-    if command[0] == "reset":
+async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
+    if command_of(state) == "reset":
         await _reset(bot, event)
     else:
-        await _persona(bot, event, arg)
+        await _persona(bot, event, command_arg(state))
 
 
 @driver.on_startup
