@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot import __version__
 from bot.runtime import get_runtime
 from bot.settings import Settings
+from bot.store import flush_pending
 from bot.store.models import Conversation
 
 from . import auth
@@ -163,6 +164,7 @@ def owner_of(session: auth.Session) -> str:
 async def conversations(
     session: Annotated[auth.Session, Depends(current_session)],
 ) -> dict[str, Any]:
+    await flush_pending()  # a conversation's first messages may still be queued
     rows = (
         await Conversation.filter(owner=owner_of(session), archived=False)
         .order_by("-updated_at")
@@ -190,6 +192,7 @@ async def conversation(
     conv_id: str, session: Annotated[auth.Session, Depends(current_session)]
 ) -> dict[str, Any]:
     conv = await _own_conversation(session, conv_id)
+    await flush_pending()  # history writes behind: see the last answer too
     messages = await conv.messages.all().order_by("id")
     return {
         "id": conv.id,
@@ -212,5 +215,7 @@ async def delete_conversation(
     conv_id: str, session: Annotated[auth.Session, Depends(csrf_session)]
 ) -> Response:
     conv = await _own_conversation(session, conv_id)
+    await flush_pending()  # nothing queued for it may arrive after the delete
     await conv.delete()
+    await get_runtime().state.publish("history", {"conversations": [conv.id]})
     return Response(status_code=204)

@@ -47,6 +47,7 @@ from .guard import (
     RecentIds,
     ThrottledLog,
     claim_once,
+    validate_event,
 )
 
 RECONNECT_INTERVAL = 3.0
@@ -234,7 +235,7 @@ class Adapter(OneBotAdapter):
             if model is Event:
                 continue
             try:
-                return type_validate_python(model, data)
+                return validate_event(model, data)
             except Exception:  # pydantic errors: try the next, less specific one
                 continue
         try:

@@ -45,6 +45,7 @@ from adapters.qq.guard import (
     RecentIds,
     ThrottledLog,
     claim_once,
+    validate_event,
 )
 from bot.exceptions import ConfigError
 from bot.platform import register_platform
@@ -208,7 +209,7 @@ class Adapter(OneBotAdapter):
             if model is Event:
                 continue
             try:
-                return type_validate_python(model, data)
+                return validate_event(model, data)
             except Exception:  # pydantic errors: try the next model
                 continue
         self.bad_frames("skipped an invalid or unknown event", data)

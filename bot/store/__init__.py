@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,27 @@ log = logging.getLogger(__name__)
 
 MODELS_MODULE = "bot.store.models"
 MIGRATIONS_MODULE = "bot.store.migrations"
+
+#: write-behind buffers (history's writer): flushed before reads that must see
+#: everything written so far
+_flushers: list[Callable[[], Awaitable[None]]] = []
+
+
+def register_flusher(flush: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+    """Register a write-behind buffer's ``flush``; returns its disposer."""
+    _flushers.append(flush)
+
+    def dispose() -> None:
+        if flush in _flushers:
+            _flushers.remove(flush)
+
+    return dispose
+
+
+async def flush_pending() -> None:
+    """Write what every write-behind buffer holds (read-your-writes for an API)."""
+    for flush in tuple(_flushers):
+        await flush()
 
 
 def tortoise_config(url: str) -> dict[str, Any]:

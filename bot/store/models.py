@@ -79,6 +79,7 @@ class Message(Model):
     conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
         "models.Conversation", related_name="messages", on_delete=fields.CASCADE
     )
+    conversation_id: str  # the foreign key's column, set by Tortoise
     role = fields.CharField(max_length=16)
     content = fields.TextField()
     reasoning = fields.TextField(null=True)

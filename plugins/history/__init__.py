@@ -25,6 +25,7 @@ from bot.commands import command_arg, command_of, on_commands
 from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
+from bot.store import register_flusher
 from bot.store.models import SessionSetting
 
 from .cache import SessionCache, publish_session_change
@@ -32,6 +33,7 @@ from .config import Config
 from .core import effective_session, session_key
 from .middleware import make_middleware
 from .store import archive_session
+from .writer import HistoryWriter
 
 __all__ = ["Config", "session_key"]
 
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 config = get_plugin_config(Config)
 _dispose: Callable[[], None] | None = None
 _cache = SessionCache(ttl=config.history_cache_ttl)
+_writer: HistoryWriter | None = None
+_unregister_flush: Callable[[], None] | None = None
 driver = get_driver()
 
 # one matcher for both commands (each matcher is checked for every message)
@@ -120,17 +124,31 @@ async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
 
 @driver.on_startup
 async def _start() -> None:
-    global _dispose
-    await _cache.start(get_runtime().state)
+    global _dispose, _writer, _unregister_flush
+    rt = get_runtime()
+    await _cache.start(rt.state, origin=rt.instance_id)
+
+    async def announce(conversations: set[str]) -> None:
+        await _cache.announce(rt.state, conversations)
+
+    _writer = HistoryWriter(on_flushed=announce)
+    await _writer.start()
+    _unregister_flush = register_flusher(_writer.flush)
     _dispose = chain.register(
-        make_middleware(config, _cache), order=orders.HISTORY, name="history"
+        make_middleware(config, _cache, _writer), order=orders.HISTORY, name="history"
     )
 
 
 @driver.on_shutdown
 async def _stop() -> None:
-    global _dispose
+    global _dispose, _writer, _unregister_flush
     if _dispose is not None:
         _dispose()
         _dispose = None
+    if _writer is not None:
+        await _writer.stop()  # writes what is still queued
+        _writer = None
+    if _unregister_flush is not None:
+        _unregister_flush()
+        _unregister_flush = None
     await _cache.stop()

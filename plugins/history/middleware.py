@@ -27,6 +27,7 @@ from . import store
 from .cache import SessionCache
 from .config import Config
 from .core import effective_session, to_history
+from .writer import HistoryWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,41 @@ async def _setting(session_key: str, cache: SessionCache) -> SessionSetting | No
     return setting
 
 
-async def _save_exchange(
-    ctx: ChatContext, conversation_id: str, text: str, reasoning: str, demo: bool
-) -> None:
-    """Save the user's message and, unless the model failed, the answer."""
-    answered = ctx.extra.get("finish_reason") != "error" and bool(text or reasoning)
-    try:
-        await store.save_exchange(
+async def _recent_rows(
+    conversation_id: str,
+    limit: int,
+    cache: SessionCache,
+    writer: HistoryWriter | None,
+) -> list[tuple[str, str]]:
+    rows = cache.recent(conversation_id, limit)
+    if rows is not None:
+        return rows
+    if writer is not None and writer.pending(conversation_id):
+        await writer.flush()  # the database must hold what is queued for it
+    rows = await store.recent_rows(conversation_id, limit)
+    cache.put_recent(conversation_id, rows, limit)
+    return rows
+
+
+class Saver:
+    """Saves an exchange: queued on the writer (write-behind), or written at once
+    without one; the cached rows of the conversation get it in both cases."""
+
+    def __init__(self, cache: SessionCache, writer: HistoryWriter | None) -> None:
+        self.cache = cache
+        self.writer = writer
+
+    async def save(
+        self,
+        ctx: ChatContext,
+        conversation_id: str,
+        text: str,
+        reasoning: str,
+        demo: bool,
+    ) -> None:
+        """Save the user's message and, unless the model failed, the answer."""
+        answered = ctx.extra.get("finish_reason") != "error" and bool(text or reasoning)
+        rows = store.exchange_rows(
             conversation_id,
             user_text=ctx.text,
             platform_msg_id=ctx.message_id,
@@ -80,8 +109,17 @@ async def _save_exchange(
             tokens=ctx.usage.completion_tokens,
             demo=demo,
         )
-    except _DB_ERRORS as exc:
-        log.error("saving the exchange in %s failed: %s", conversation_id, exc)
+        self.cache.append_recent(
+            conversation_id, [(row.role, row.content) for row in rows]
+        )
+        if self.writer is not None:
+            self.writer.add(rows)
+            return
+        try:
+            await store.save_rows(rows)
+        except _DB_ERRORS as exc:
+            self.cache.forget_recent([conversation_id])
+            log.error("saving the exchange in %s failed: %s", conversation_id, exc)
 
 
 async def record_reply(
@@ -89,9 +127,9 @@ async def record_reply(
     ctx: ChatContext,
     conversation_id: str,
     demo: bool,
+    saver: Saver,
 ) -> AsyncIterator[ReplyChunk]:
-    """Pass ``stream`` through unchanged and save the exchange when it ends (both
-    messages in one write: the database is the per-message cost of this plugin)."""
+    """Pass ``stream`` through unchanged and save the exchange when it ends."""
     text: list[str] = []
     reasoning: list[str] = []
     try:
@@ -105,14 +143,20 @@ async def record_reply(
             await aclose()
         # shielded: a cancelled delivery still records what the user saw
         await asyncio.shield(
-            _save_exchange(
-                ctx, conversation_id, "".join(text), "".join(reasoning), demo
-            )
+            saver.save(ctx, conversation_id, "".join(text), "".join(reasoning), demo)
         )
 
 
-def make_middleware(config: Config, cache: SessionCache | None = None) -> Middleware:
+def make_middleware(
+    config: Config,
+    cache: SessionCache | None = None,
+    writer: HistoryWriter | None = None,
+) -> Middleware:
+    """The middleware; without ``cache`` nothing is cached, without ``writer``
+    every exchange is written before the reply stream ends."""
     cache = cache or SessionCache(ttl=0)  # ttl 0: no caching
+    saver = Saver(cache, writer)
+    limit = 2 * config.history_max_turns
 
     async def history(ctx: ChatContext, call_next: NextFn) -> None:
         if ctx.extra.get("stateless") or ctx.extra.get("client_history"):
@@ -120,6 +164,8 @@ def make_middleware(config: Config, cache: SessionCache | None = None) -> Middle
             await call_next()
             return
         rt = get_runtime()
+        if cache.ttl > 0:
+            await cache.start(rt.state, origin=rt.instance_id)  # once; then a no-op
         ctx.session_id = effective_session(
             ctx.platform,
             ctx.group_id,
@@ -129,7 +175,7 @@ def make_middleware(config: Config, cache: SessionCache | None = None) -> Middle
         )
         try:
             conv_id = await _conversation_id(ctx, cache)
-            rows = await store.recent_rows(conv_id, 2 * config.history_max_turns)
+            rows = await _recent_rows(conv_id, limit, cache, writer)
             setting = await _setting(ctx.session_id, cache)
         except store.ForbiddenConversation:
             ctx.respond(config.history_forbidden_message, reason="forbidden")
@@ -154,6 +200,6 @@ def make_middleware(config: Config, cache: SessionCache | None = None) -> Middle
             config.history_save_reasons
         ):
             return
-        ctx.reply = record_reply(ctx.reply, ctx, conv_id, bool(rt.demo_model))
+        ctx.reply = record_reply(ctx.reply, ctx, conv_id, bool(rt.demo_model), saver)
 
     return history

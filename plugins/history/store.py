@@ -72,36 +72,12 @@ async def session_setting(session_key: str) -> SessionSetting | None:
     return await SessionSetting.get_or_none(session_key=session_key)
 
 
-async def save_message(
-    conversation_id: str,
-    role: str,
-    content: str,
-    *,
-    reasoning: str | None = None,
-    tokens: int = 0,
-    demo: bool = False,
-    platform_msg_id: str | None = None,
-) -> Message:
-    msg = await Message.create(
-        conversation_id=conversation_id,
-        role=role,
-        content=content,
-        reasoning=reasoning or None,
-        tokens=tokens,
-        demo=demo,
-        platform_msg_id=platform_msg_id or None,
-    )
-    # bump updated_at so the newest conversation of a session is found first
-    await Conversation.filter(id=conversation_id).update(updated_at=msg.created_at)
-    return msg
-
-
 #: seconds between two bumps of one conversation's ``updated_at``
 BUMP_EVERY = 5.0
 _bumped: dict[str, float] = {}
 
 
-async def save_exchange(
+def exchange_rows(
     conversation_id: str,
     *,
     user_text: str,
@@ -110,9 +86,8 @@ async def save_exchange(
     reasoning: str = "",
     tokens: int = 0,
     demo: bool = False,
-) -> None:
-    """The user's message and the answer (None: the model failed) in two
-    statements, and the conversation's ``updated_at`` bumped."""
+) -> list[Message]:
+    """The user's message and the answer (None: the model failed), unsaved."""
     now = datetime.now(UTC)
     rows = [
         Message(
@@ -135,13 +110,23 @@ async def save_exchange(
                 created_at=now,
             )
         )
+    return rows
+
+
+async def save_rows(rows: list[Message]) -> None:
+    """Write one conversation's ``rows`` now, and bump its ``updated_at``."""
+    if not rows:
+        return
     await Message.bulk_create(rows)
     # updated_at orders the conversation lists; bumping it once per BUMP_EVERY
     # seconds per conversation is precise enough and saves a write per message
+    conversation_id = str(rows[0].conversation_id)
     last = _bumped.get(conversation_id)
     tick = time.monotonic()
     if last is None or tick - last >= BUMP_EVERY:
-        await Conversation.filter(id=conversation_id).update(updated_at=now)
+        await Conversation.filter(id=conversation_id).update(
+            updated_at=rows[-1].created_at
+        )
         if len(_bumped) > 100_000:
             _bumped.clear()
         _bumped[conversation_id] = tick

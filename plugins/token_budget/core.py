@@ -152,6 +152,8 @@ async def _give_back(state: StateStore, quotas: list[Quota], amount: int) -> Non
 
 
 CountFn = Callable[[list[dict[str, str]]], Awaitable[int]]
+#: a count already known (cached), without waiting; None when it is not
+PeekFn = Callable[[list[dict[str, str]]], int | None]
 
 
 @dataclass
@@ -170,19 +172,26 @@ async def trim_history(
     text: str,
     budget: int,
     count: CountFn,
+    peek: PeekFn | None = None,
 ) -> Trimmed:
     """Drop the oldest history messages until the prompt fits ``budget`` tokens.
 
     The system prompt and the new message are always kept. Messages are counted one
-    by one, concurrently (a counter caches them, so old turns cost nothing later).
+    by one; counts ``peek`` already knows (a counter's cache: old turns) are taken
+    as they are, the others are counted concurrently.
     """
     base: list[dict[str, str]] = []
     if system:
         base.append({"role": "system", "content": system})
     base.append({"role": "user", "content": text})
-    fixed, *counts = await asyncio.gather(
-        count(base), *(count([m.as_dict()]) for m in history)
-    )
+    parts = [base, *([m.as_dict()] for m in history)]
+    known = [peek(part) if peek is not None else None for part in parts]
+    missing = [i for i, n in enumerate(known) if n is None]
+    if missing:
+        found = await asyncio.gather(*(count(parts[i]) for i in missing))
+        for i, n in zip(missing, found, strict=True):
+            known[i] = n
+    fixed, *counts = (int(n or 0) for n in known)
     total = fixed + sum(counts)
     start = 0
     while total > budget and start < len(history):

@@ -133,7 +133,12 @@ def make_middleware(
         window = rt.settings.llm.context_window - max_tokens
         if config.token_budget_trim:
             trimmed = await trim_history(
-                ctx.system_prompt, ctx.history, ctx.text, window, counter.count
+                ctx.system_prompt,
+                ctx.history,
+                ctx.text,
+                window,
+                counter.count,
+                counter.cached,
             )
             if trimmed.too_long:
                 ctx.respond(config.token_budget_too_long_message, reason="too_long")
@@ -141,7 +146,12 @@ def make_middleware(
             if trimmed.dropped:
                 log.info("dropped %d old messages of %s", trimmed.dropped, ctx.trace_id)
             ctx.history = trimmed.history
-        prompt_tokens = await counter.count(ctx.prompt())
+            # the prompt's count is the sum of its parts' (each part counted with
+            # its own template: a few tokens high, never low); the whole prompt is
+            # new with every message, so counting it again would never hit the cache
+            prompt_tokens = trimmed.prompt_tokens
+        else:
+            prompt_tokens = await counter.count(ctx.prompt())
         ctx.extra["prompt_tokens"] = prompt_tokens
         await overrides.start(rt.state)
         user = await overrides.limits(

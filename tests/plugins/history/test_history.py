@@ -3,6 +3,7 @@ the user saw, nothing for blocked input or failed answers, restarts, /reset."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -86,15 +87,36 @@ async def mask_bad_words(ctx: ChatContext, call_next: Any) -> None:
     ctx.reply = filtered()
 
 
-@pytest.fixture
-def history_chain(plugins_loaded: None) -> MiddlewareChain:
+@pytest.fixture(params=["direct", "behind"])
+async def history_chain(
+    request: pytest.FixtureRequest, plugins_loaded: None
+) -> AsyncIterator[MiddlewareChain]:
+    """The history middleware writing each exchange at once (``direct``, no cache),
+    or as the plugin runs it: cached, writing behind (``behind``)."""
+    from bot.store import register_flusher
+    from plugins.history.cache import SessionCache
     from plugins.history.config import Config
     from plugins.history.middleware import make_middleware
+    from plugins.history.writer import HistoryWriter
 
     chain = MiddlewareChain()
-    chain.register(make_middleware(Config(history_max_turns=2)), order=300)
+    config = Config(history_max_turns=2)
+    if request.param == "direct":
+        chain.register(make_middleware(config), order=300)
+        chain.register(mask_bad_words, order=400)
+        yield chain
+        return
+    cache, writer = SessionCache(ttl=60), HistoryWriter()
+    await writer.start()
+    dispose = register_flusher(writer.flush)
+    chain.register(make_middleware(config, cache, writer), order=300)
     chain.register(mask_bad_words, order=400)
-    return chain
+    try:
+        yield chain
+    finally:
+        await writer.stop()
+        dispose()
+        await cache.stop()
 
 
 async def talk(
@@ -106,8 +128,19 @@ async def talk(
     return ctx, out
 
 
+async def changed(session_key: str) -> None:
+    """Announce a change made behind the plugin's back (as /persona does)."""
+    from plugins.history.cache import publish_session_change
+
+    await publish_session_change(session_key)
+    await asyncio.sleep(0.05)  # the cache's feed watcher runs
+
+
 async def messages(conversation_id: str) -> list[tuple[str, str]]:
+    from bot.store import flush_pending
     from bot.store.models import Message
+
+    await flush_pending()  # what the writer still holds
 
     rows = (
         await Message.filter(conversation_id=conversation_id)
@@ -136,6 +169,7 @@ async def test_saves_what_the_user_saw_and_loads_it_next_time(
     assert ctx.system_prompt == rt.settings.llm.system_prompt
 
     await SessionSetting.create(session_key="qq:user:7", persona="You are a cat.")
+    await changed("qq:user:7")
     for i in range(3):
         ctx, _ = await talk(history_chain, f"q{i}", scripted([f"a{i}"]))
     assert ctx.extra["conversation_id"] == cid

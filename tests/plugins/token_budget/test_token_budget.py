@@ -137,6 +137,40 @@ async def test_trim_keeps_system_prompt_and_new_message(plugins_loaded: None) ->
     assert (out.history, out.too_long) == ([], True)
 
 
+async def test_trim_counts_only_what_the_cache_does_not_know(
+    plugins_loaded: None,
+) -> None:
+    from plugins.token_budget.core import trim_history
+    from plugins.token_budget.tokens import TokenCounter
+
+    counter = TokenCounter(mode="estimate")
+    asked: list[list[dict[str, str]]] = []
+
+    async def count(msgs: list[dict[str, str]]) -> int:
+        asked.append(msgs)
+        return await counter.count(msgs)
+
+    history = [PromptMessage("user", "一二三" * 5), PromptMessage("assistant", "ok")]
+    first = await trim_history("sys", history, "hi", 10_000, count, counter.cached)
+    assert len(asked) == 3  # the fixed part and both history messages
+    history.append(PromptMessage("user", "new turn"))
+    history.append(PromptMessage("assistant", "answer"))
+    asked.clear()
+    second = await trim_history("sys", history, "hi", 10_000, count, counter.cached)
+    # old turns and the unchanged fixed part come from the cache
+    assert asked == [
+        [{"role": "user", "content": "new turn"}],
+        [{"role": "assistant", "content": "answer"}],
+    ]
+    assert second.prompt_tokens == first.prompt_tokens + sum(second.counts[2:])
+    # the same result as counting everything
+    plain = await trim_history("sys", history, "hi", 10_000, count)
+    assert (plain.prompt_tokens, plain.history) == (
+        second.prompt_tokens,
+        second.history,
+    )
+
+
 async def test_counter_uses_service_then_local_tokenizer_then_estimate(
     plugins_loaded: None, tokenize_server: TokenizeServer, tmp_path: Path
 ) -> None:
