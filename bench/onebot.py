@@ -130,6 +130,8 @@ ALL_PLUGINS: dict[str, dict[str, Any]] = {
 }
 PLUGINS = dict(ALL_PLUGINS)
 QQ_EXTRA: dict[str, Any] = {}
+#: where the servers' output goes (--server-log), or nowhere
+SERVER_LOG = ""
 
 
 @dataclass
@@ -176,12 +178,13 @@ def start_server(name: str, llm: str) -> Server:
             sys.executable, "-m", "bot.cli", "--config", str(config), "run",
             "--no-ui-build",
         ]  # fmt: skip
+    log = open(SERVER_LOG, "ab") if SERVER_LOG else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         cmd,
         cwd=workdir.name if workdir else ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     return Server(name, proc, port, workdir)
 
@@ -486,7 +489,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def cli() -> None:
-    global LEVELS
+    global LEVELS, SERVER_LOG
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, 2 s levels")
     parser.add_argument("--repeats", type=int, default=5)
@@ -501,6 +504,7 @@ def cli() -> None:
         default=",".join(str(f) for f in LEVELS),
         help="offered rates as multiples of capacity ('' for capacity only)",
     )
+    parser.add_argument("--server-log", help="append the servers' output to this file")
     parser.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--plugins",
@@ -526,6 +530,7 @@ def cli() -> None:
     if args.plugins:
         PLUGINS.clear()
         PLUGINS.update({p: ALL_PLUGINS.get(p, {}) for p in args.plugins.split(",")})
+    SERVER_LOG = args.server_log or ""
     if args.quick:
         args.repeats, args.seconds = 1, 2.0
     LEVELS = tuple(float(f) for f in args.levels.split(",") if f)

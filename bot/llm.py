@@ -28,6 +28,10 @@ from .settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
+#: the longest SSE line accepted (a chunk is a few hundred bytes; a peer that never
+#: sends a newline must not fill the memory)
+MAX_SSE_LINE = 1 << 20
+
 
 @dataclass
 class _Health:
@@ -261,40 +265,48 @@ class LLMClient:
                     raise LLMBadResponse(f"HTTP {resp.status}: {detail}")
                 first = True
                 done = False
+                pending = b""
                 while not done:
                     # each wait is bounded on its own: time the consumer spends between
                     # chunks (pacing a slow platform) must not count against the model.
                     # (asyncio.wait_for would swallow a cancel that races a buffered
-                    # line on Python 3.11; asyncio.timeout does not.)
+                    # read on Python 3.11; asyncio.timeout does not.) Reading what has
+                    # arrived, rather than line by line, takes one wait per network
+                    # read instead of one per SSE line.
                     limit = (
                         self.settings.first_token_timeout
                         if first
                         else self.settings.idle_timeout
                     )
                     async with asyncio.timeout(limit):
-                        raw = await resp.content.readline()
-                    if not raw:
+                        data = await resp.content.readany()
+                    if not data:
                         break
-                    line = raw.decode("utf-8", "replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        # read the (empty) rest, so the connection is reused
-                        async with asyncio.timeout(1.0):
-                            await resp.read()
-                        done = True
-                        continue
-                    chunk = _parse_chunk(data, info)
-                    if chunk is None:
-                        continue
-                    out = splitter.feed(chunk.text)
-                    out.reasoning = chunk.reasoning + out.reasoning
-                    if out.text or out.reasoning:
-                        if first:
-                            info.ttft = time.monotonic() - start
-                            first = False
-                        yield out
+                    *lines, pending = (pending + data).split(b"\n")
+                    if len(pending) > MAX_SSE_LINE:
+                        raise LLMBadResponse("malformed stream: a line too long")
+                    for raw in lines:
+                        line = raw.decode("utf-8", "replace").strip()
+                        if not line.startswith("data:"):
+                            continue
+                        payload = line[5:].strip()
+                        if payload == "[DONE]":
+                            done = True
+                            break
+                        chunk = _parse_chunk(payload, info)
+                        if chunk is None:
+                            continue
+                        out = splitter.feed(chunk.text)
+                        out.reasoning = chunk.reasoning + out.reasoning
+                        if out.text or out.reasoning:
+                            if first:
+                                info.ttft = time.monotonic() - start
+                                first = False
+                            yield out
+                if done:
+                    # read the (empty) rest, so the connection is reused
+                    async with asyncio.timeout(1.0):
+                        await resp.read()
                 tail = splitter.flush()
                 if tail.text or tail.reasoning:
                     yield tail

@@ -187,7 +187,9 @@ async def trim_history(
     parts = [base, *([m.as_dict()] for m in history)]
     known = [peek(part) if peek is not None else None for part in parts]
     missing = [i for i, n in enumerate(known) if n is None]
-    if missing:
+    if len(missing) == 1:
+        known[missing[0]] = await count(parts[missing[0]])
+    elif missing:
         found = await asyncio.gather(*(count(parts[i]) for i in missing))
         for i, n in zip(missing, found, strict=True):
             known[i] = n

@@ -138,7 +138,7 @@ def make_middleware(
                 ctx.text,
                 window,
                 counter.count,
-                counter.cached,
+                counter.known,
             )
             if trimmed.too_long:
                 ctx.respond(config.token_budget_too_long_message, reason="too_long")

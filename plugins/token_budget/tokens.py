@@ -165,13 +165,36 @@ class TokenCounter:
             self._warned = True
             log.warning("counting tokens with a conservative estimate")
 
-    def cached(self, messages: list[dict[str, str]]) -> int | None:
-        """The count of ``messages`` when it is in the cache, without counting."""
+    def known(self, messages: list[dict[str, str]]) -> int | None:
+        """The count of ``messages`` when it needs no waiting: from the cache, or
+        counted here when neither the service nor loading a tokenizer is needed.
+        None otherwise (then :meth:`count` it)."""
         key = tuple((m["role"], m.get("content", "")) for m in messages)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-        return cached
+            return cached
+        if (
+            self._service_ok
+            and self.base_url
+            and time.monotonic() >= self._service_retry_at
+        ):
+            return None
+        if self._local is not None:
+            n = self._local.count(messages)
+            self.last_source = "local"
+        elif self._local_failed:
+            n = estimate(messages)
+            self._estimated()
+        else:
+            return None  # the local tokenizer is not loaded yet
+        self._remember(key, n)
+        return n
+
+    def _remember(self, key: tuple[tuple[str, str], ...], n: int) -> None:
+        self._cache[key] = n
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     async def count(self, messages: list[dict[str, str]]) -> int:
         """Tokens of a chat prompt (cached per message list)."""
@@ -190,9 +213,7 @@ class TokenCounter:
             else:
                 n = estimate(messages)
                 self._estimated()
-        self._cache[key] = n
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._remember(key, n)
         return n
 
     async def count_text(self, text: str) -> int:

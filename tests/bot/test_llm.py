@@ -140,3 +140,58 @@ async def test_no_endpoint_is_a_clear_error() -> None:
     with pytest.raises(LLMUnavailable):
         await drain(llm)
     await llm.close()
+
+
+async def raw_sse_server(body: bytes, piece: int) -> tuple[asyncio.Server, str]:
+    """An HTTP server that sends ``body`` as an SSE answer, ``piece`` bytes per
+    network write (so events and lines arrive split anywhere)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        for i in range(0, len(body), piece):
+            writer.write(body[i : i + piece])
+            await writer.drain()
+            await asyncio.sleep(0)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize("piece", [1, 7, 4096])
+async def test_sse_lines_split_anywhere_are_parsed(piece: int) -> None:
+    events = [
+        b'data: {"choices":[{"delta":{"content":"\xe4\xbd\xa0\xe5\xa5\xbd"}}]}\r\n\r\n',
+        b": a comment\n\n",
+        b'data: {"choices":[{"delta":{"content":", world"},'
+        b'"finish_reason":"stop"}]}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    server, url = await raw_sse_server(b"".join(events), piece)
+    llm = client(url)
+    info = StreamInfo()
+    try:
+        chunks = await drain(llm, info)
+    finally:
+        await llm.close()
+        server.close()
+    assert "".join(c.text for c in chunks) == "你好, world"
+    assert (info.usage.prompt_tokens, info.usage.completion_tokens) == (3, 2)
+    assert info.finish_reason == "stop"
+
+
+async def test_a_line_without_end_is_refused() -> None:
+    server, url = await raw_sse_server(b"data: " + b"x" * (3 << 20), 1 << 16)
+    llm = client(url)
+    try:
+        with pytest.raises(LLMBadResponse, match="too long"):
+            await drain(llm)
+    finally:
+        await llm.close()
+        server.close()

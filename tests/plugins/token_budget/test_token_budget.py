@@ -138,12 +138,12 @@ async def test_trim_keeps_system_prompt_and_new_message(plugins_loaded: None) ->
 
 
 async def test_trim_counts_only_what_the_cache_does_not_know(
-    plugins_loaded: None,
+    plugins_loaded: None, tokenize_server: TokenizeServer
 ) -> None:
     from plugins.token_budget.core import trim_history
-    from plugins.token_budget.tokens import TokenCounter
+    from plugins.token_budget.tokens import TokenCounter, estimate
 
-    counter = TokenCounter(mode="estimate")
+    counter = TokenCounter(base_url=tokenize_server.base_url)
     asked: list[list[dict[str, str]]] = []
 
     async def count(msgs: list[dict[str, str]]) -> int:
@@ -151,12 +151,12 @@ async def test_trim_counts_only_what_the_cache_does_not_know(
         return await counter.count(msgs)
 
     history = [PromptMessage("user", "一二三" * 5), PromptMessage("assistant", "ok")]
-    first = await trim_history("sys", history, "hi", 10_000, count, counter.cached)
+    first = await trim_history("sys", history, "hi", 10_000, count, counter.known)
     assert len(asked) == 3  # the fixed part and both history messages
     history.append(PromptMessage("user", "new turn"))
     history.append(PromptMessage("assistant", "answer"))
     asked.clear()
-    second = await trim_history("sys", history, "hi", 10_000, count, counter.cached)
+    second = await trim_history("sys", history, "hi", 10_000, count, counter.known)
     # old turns and the unchanged fixed part come from the cache
     assert asked == [
         [{"role": "user", "content": "new turn"}],
@@ -169,6 +169,18 @@ async def test_trim_counts_only_what_the_cache_does_not_know(
         second.prompt_tokens,
         second.history,
     )
+    await counter.close()
+
+    # without a service, counting needs no waiting at all
+    local = TokenCounter(mode="estimate")
+    asked.clear()
+    out = await trim_history("sys", history, "hi", 10_000, count, local.known)
+    assert asked == []
+    base = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    assert out.prompt_tokens == estimate(base) + sum(
+        estimate([m.as_dict()]) for m in history
+    )
+    assert local.last_source == "estimate"
 
 
 async def test_counter_uses_service_then_local_tokenizer_then_estimate(
