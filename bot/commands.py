@@ -1,56 +1,90 @@
-"""Chat commands as NoneBot matchers, without NoneBot's per-message thread hops.
+"""Chat commands: one NoneBot matcher for every FreeChat command.
 
-``nonebot.on_command`` checks its rule with the ``Command()``, ``CommandArg()`` and
-``CommandWhitespace()`` dependencies. They are plain functions, and NoneBot runs a
-plain-function dependency in a worker thread, so every command matcher cost three
-thread round trips for *every* message, command or not (measured under the OneBot
-bench: most of the time the admin and history matchers added to a message).
+Admin commands (``/ban``, ``/budget``, ...) and history's ``/reset`` and
+``/persona`` are NoneBot matchers of priority 1 that block, as NoneBot plugins
+expect. Two costs of NoneBot's dispatch made them the most expensive part of a
+plain chat message:
 
-:func:`on_commands` builds the same matcher (same prefixes from ``command_start``,
-same trie, same ``block`` behaviour) with a coroutine rule that reads the command
-the trie already parsed into the state. Handlers read the command and its argument
-with :func:`command_of` and :func:`command_arg` rather than the dependencies.
+* ``nonebot.on_command`` checks its rule with the ``Command()``, ``CommandArg()``
+  and ``CommandWhitespace()`` dependencies, plain functions that NoneBot runs in a
+  worker thread: three thread round trips per command matcher for *every*
+  message, command or not.
+* Every matcher is checked for every message, each in its own task with task
+  groups for its rule and the rule's parameters.
+
+So FreeChat's plugins share one matcher (:func:`command_matcher`): its rule is a
+coroutine reading the command that NoneBot's trie already parsed into the state,
+and its handler routes to the handler registered with :func:`on_commands`.
+Prefixes are NoneBot's ``command_start`` as with ``on_command``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nonebot import on_message
-from nonebot.adapters import Message
+from nonebot.adapters import Bot, Event, Message
 from nonebot.consts import CMD_ARG_KEY, CMD_KEY, PREFIX_KEY
 from nonebot.matcher import Matcher
 from nonebot.rule import Rule, command
 from nonebot.typing import T_State
 
-__all__ = ["command_arg", "command_of", "on_commands"]
+__all__ = ["command_arg", "command_matcher", "command_of", "on_commands"]
+
+CommandHandler = Callable[[Bot, Event, T_State], Awaitable[None]]
+
+_routes: dict[str, CommandHandler] = {}
+_matcher: type[Matcher] | None = None
 
 
 class _IsCommand:
-    """Rule checker: the message starts with one of ``names`` (a coroutine taking
-    only the state, so NoneBot solves it without a thread)."""
+    """Rule checker: the message starts with a registered command (a coroutine
+    taking only the state, so NoneBot solves it without a thread)."""
 
-    __slots__ = ("names",)
-
-    def __init__(self, names: frozenset[tuple[str, ...]]) -> None:
-        self.names = names
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"Command(cmds={sorted(self.names)})"
+        return f"Command(cmds={sorted(_routes)})"
 
     async def __call__(self, state: T_State) -> bool:
         prefix = state.get(PREFIX_KEY)
-        return prefix is not None and prefix.get(CMD_KEY) in self.names
+        if prefix is None:
+            return False
+        cmd = prefix.get(CMD_KEY)
+        return cmd is not None and len(cmd) == 1 and cmd[0] in _routes
 
 
-def on_commands(*names: str, priority: int = 1, block: bool = True) -> type[Matcher]:
-    """One matcher for the commands ``names`` (like ``on_command(names[0],
-    aliases=set(names[1:]))``)."""
-    # nonebot.rule.command registers each name (with every command_start) in the
-    # trie that handle_event runs once per message; its own checker is not used
-    command(*names)
-    rule = Rule(_IsCommand(frozenset((name,) for name in names)))
-    return on_message(rule=rule, priority=priority, block=block)
+async def _route(bot: Bot, event: Event, state: T_State) -> None:
+    await _routes[command_of(state)](bot, event, state)
+
+
+def command_matcher() -> type[Matcher]:
+    """The matcher every FreeChat command runs in (for ``finish`` and ``send``)."""
+    global _matcher
+    if _matcher is None:
+        _matcher = on_message(rule=Rule(_IsCommand()), priority=1, block=True)
+        _matcher.append_handler(_route)
+    return _matcher
+
+
+def on_commands(*names: str) -> Callable[[CommandHandler], CommandHandler]:
+    """Route the commands ``names`` (``"ban"`` for ``/ban``) to the decorated
+    ``handler(bot, event, state)``."""
+
+    def register(handler: CommandHandler) -> CommandHandler:
+        taken = [name for name in names if _routes.get(name, handler) is not handler]
+        if taken:
+            raise ValueError(f"commands already registered: {', '.join(taken)}")
+        # nonebot.rule.command puts each name (with every command_start) in the
+        # trie that handle_event runs once per message; its own checker is unused
+        command(*names)
+        for name in names:
+            _routes[name] = handler
+        command_matcher()
+        return handler
+
+    return register
 
 
 def command_of(state: T_State) -> str:

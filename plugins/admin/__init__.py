@@ -22,7 +22,7 @@ from nonebot.plugin import PluginMetadata
 from nonebot.typing import T_State
 from tortoise.exceptions import BaseORMException
 
-from bot.commands import command_arg, command_of, on_commands
+from bot.commands import command_arg, command_matcher, command_of, on_commands
 from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
@@ -53,9 +53,8 @@ __plugin_meta__ = PluginMetadata(
 log = logging.getLogger(__name__)
 config = get_plugin_config(Config)
 
-# one matcher for every admin command: NoneBot checks each matcher of a priority
-# for every message, so five matchers cost five checks per message
-admin = on_commands("ban", "unban", "budget", "word", "keyword", priority=1)
+# FreeChat's commands share one matcher (see bot.commands for why)
+admin = command_matcher()
 
 
 async def _admin(bot: Bot, event: Event) -> ChatContext | None:
@@ -236,6 +235,6 @@ _COMMANDS = {
 }
 
 
-@admin.handle()
+@on_commands(*_COMMANDS)
 async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
     await _COMMANDS[command_of(state)](bot, event, command_arg(state))

@@ -21,7 +21,7 @@ from tortoise.exceptions import BaseORMException
 
 from bot import orders
 from bot.chain import chain
-from bot.commands import command_arg, command_of, on_commands
+from bot.commands import command_arg, command_matcher, command_of, on_commands
 from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
@@ -53,8 +53,7 @@ _writer: HistoryWriter | None = None
 _unregister_flush: Callable[[], None] | None = None
 driver = get_driver()
 
-# one matcher for both commands (each matcher is checked for every message)
-commands = on_commands("reset", "persona", priority=1)
+commands = command_matcher()  # shared by FreeChat's commands (bot.commands)
 
 
 def _session(ctx: ChatContext) -> str:
@@ -114,7 +113,7 @@ async def _persona(bot: Bot, event: Event, arg: Message[Any]) -> None:
     await commands.finish(config.history_persona_set_message)
 
 
-@commands.handle()
+@on_commands("reset", "persona")
 async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
     if command_of(state) == "reset":
         await _reset(bot, event)
