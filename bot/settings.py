@@ -49,6 +49,9 @@ class ServerSettings(BaseModel):
     #: work in flight across all platforms before new messages are shed
     max_in_flight: int = Field(256, ge=1)
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: after start-up, keep what start-up loaded out of garbage collection
+    #: (``gc.freeze``): a full collection then no longer walks it
+    gc_freeze: bool = True
 
 
 class DatabaseSettings(BaseModel):
