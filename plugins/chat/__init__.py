@@ -7,6 +7,7 @@ import logging
 
 from nonebot import get_plugin_config, on_message
 from nonebot.adapters import Bot, Event
+from nonebot.matcher import current_bot, current_event
 from nonebot.plugin import PluginMetadata
 
 from bot.chain import chain
@@ -40,7 +41,14 @@ def _admission_for(limit: int) -> Admission:
 
 
 @chat.handle()
-async def handle_chat(bot: Bot, event: Event) -> None:
+async def handle_chat() -> None:
+    # the bot and event from NoneBot's context rather than as parameters: a handler
+    # with parameters costs two task groups and a task per parameter per message
+    await answer(current_bot.get(), current_event.get())
+
+
+async def answer(bot: Bot, event: Event) -> None:
+    """Answer ``event`` through the chain and the adapter's delivery."""
     platform = get_platform(bot.adapter.get_name())
     if platform is None:
         return
