@@ -86,6 +86,38 @@ def quotas_for(
     return out
 
 
+class QuotaCache:
+    """:func:`quotas_for` remembered per user, group and limits until the day
+    changes in ``tz`` (four quotas are built per message otherwise). A cached
+    quota's ``ttl`` may be up to a day long; counters then live a day longer."""
+
+    def __init__(self, max_size: int = 50_000) -> None:
+        self.max_size = max_size
+        self._day = ""
+        self._items: dict[tuple[object, ...], list[Quota]] = {}
+
+    def get(
+        self,
+        user_key: str,
+        group_key: str | None,
+        user: Limits,
+        group: Limits,
+        *,
+        tz: str = "UTC",
+    ) -> list[Quota]:
+        now = datetime.now(ZoneInfo(tz))
+        day = now.strftime("%Y%m%d")
+        if day != self._day or len(self._items) >= self.max_size:
+            self._day = day
+            self._items.clear()
+        key = (user_key, group_key, user, group, tz)
+        quotas = self._items.get(key)
+        if quotas is None:
+            quotas = quotas_for(user_key, group_key, user, group, now=now, tz=tz)
+            self._items[key] = quotas
+        return quotas
+
+
 @dataclass
 class Reservation:
     """Tokens held against quotas until :meth:`settle`."""

@@ -23,7 +23,14 @@ from bot.state import FeedWatcher, StateStore
 from bot.store.models import BudgetOverride
 
 from .config import Config
-from .core import Limits, Refused, Reservation, quotas_for, reserve, trim_history
+from .core import (
+    Limits,
+    QuotaCache,
+    Refused,
+    Reservation,
+    reserve,
+    trim_history,
+)
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -124,6 +131,8 @@ async def _settle(
 def make_middleware(
     config: Config, counter: TokenCounter, overrides: Overrides
 ) -> Middleware:
+    quota_cache = QuotaCache()
+
     async def token_budget(ctx: ChatContext, call_next: NextFn) -> None:
         rt = get_runtime()
         if ctx.is_admin and config.token_budget_exempt_admins:
@@ -164,7 +173,7 @@ def make_middleware(
         )
         if ctx.group_key:
             group = await overrides.limits("group", ctx.group_key, group)
-        quotas = quotas_for(
+        quotas = quota_cache.get(
             ctx.user_key, ctx.group_key, user, group, tz=config.token_budget_timezone
         )
         try:

@@ -53,6 +53,13 @@ def estimate(messages: list[dict[str, str]]) -> int:
     return sum(estimate_text(m.get("content", "")) + PER_MESSAGE for m in messages)
 
 
+def _key(messages: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
+    if len(messages) == 1:  # history is counted message by message
+        m = messages[0]
+        return ((m["role"], m.get("content", "")),)
+    return tuple((m["role"], m.get("content", "")) for m in messages)
+
+
 class LocalTokenizer:
     """A Hugging Face tokenizer from a local folder (never downloads)."""
 
@@ -169,7 +176,7 @@ class TokenCounter:
         """The count of ``messages`` when it needs no waiting: from the cache, or
         counted here when neither the service nor loading a tokenizer is needed.
         None otherwise (then :meth:`count` it)."""
-        key = tuple((m["role"], m.get("content", "")) for m in messages)
+        key = _key(messages)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
@@ -198,7 +205,7 @@ class TokenCounter:
 
     async def count(self, messages: list[dict[str, str]]) -> int:
         """Tokens of a chat prompt (cached per message list)."""
-        key = tuple((m["role"], m.get("content", "")) for m in messages)
+        key = _key(messages)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fc_plugin_helpers import unique_prefix
@@ -59,6 +60,28 @@ def test_quota_keys_carry_the_period_and_expire_after_it(plugins_loaded: None) -
     assert qs[0].ttl == pytest.approx(3600 + 2 * 86400)
     assert qs[1].ttl == pytest.approx(3600 + 2 * 86400)
     assert quotas_for("qq:1", None, Limits(0, 0), Limits(5, 5), now=now) == []
+
+
+def test_quota_cache_gives_todays_quotas_and_reuses_them(plugins_loaded: None) -> None:
+    from plugins.token_budget.core import Limits, QuotaCache
+
+    cache = QuotaCache(max_size=2)
+    first = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
+    assert [q.key for q in first] == [
+        f"budget:user:qq:1:{today}",
+        f"budget:user:qq:1:{today[:6]}",
+        f"budget:group:qq:g:{today}",
+    ]
+    again = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
+    assert again is first
+    # other limits (an override) are other quotas; a full cache starts over
+    other = cache.get("qq:1", "qq:g", Limits(20, 100), Limits(5, 0), tz="Asia/Shanghai")
+    assert other[0].limit == 20
+    assert cache.get("qq:2", None, Limits(1, 0), Limits(), tz="UTC")[0].limit == 1
+    fresh = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
+    assert [(q.key, q.limit) for q in fresh] == [(q.key, q.limit) for q in first]
+    assert fresh is not first
 
 
 async def test_reserve_rolls_back_and_settles_to_usage(
