@@ -1,10 +1,15 @@
 """Conversation history: context per session, personas, ``/reset``, ``/persona``.
 
-Registers a middleware at :data:`bot.orders.HISTORY` and two commands (NoneBot
-matchers: they never reach the model): ``/reset`` archives the sender's current
-context; ``/persona [text|reset]`` shows, sets or clears the session's system
-prompt (in groups only for admins and group owners/admins). Conversations live in
-the database, so history survives restarts.
+Registers a middleware at :data:`bot.orders.HISTORY` and two commands (in the
+shared command matcher of :mod:`bot.commands`: they never reach the model):
+``/reset`` archives the sender's current context; ``/persona [text|reset]`` shows,
+sets or clears the session's system prompt (in groups only for admins and group
+owners/admins). Conversations live in the database, so history survives restarts.
+
+Per message the plugin reads nothing from the database once a conversation is in
+its cache (:mod:`.cache`), and writes behind: exchanges are queued and written in
+batches by :class:`.writer.HistoryWriter`, in order, retried when the database
+fails, flushed on shutdown and before the web API lists messages.
 """
 
 from __future__ import annotations
