@@ -43,7 +43,9 @@ class StubState:
 
 
 class OpenAIStub:
-    def __init__(self) -> None:
+    def __init__(self, max_requests: int | None = None) -> None:
+        #: requests kept for inspection (None: all; a long benchmark keeps few)
+        self.max_requests = max_requests
         self.state = StubState()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -126,6 +128,8 @@ class OpenAIStub:
         st = self.state  # a reset during this request must not skew the new counters
         body = await request.json()
         st.requests.append(body)
+        if self.max_requests is not None and len(st.requests) > self.max_requests:
+            del st.requests[: len(st.requests) - self.max_requests]
         s = st.scripts.pop(0) if st.scripts else st.default
         if s.status != 200:
             return web.json_response(
