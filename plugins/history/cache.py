@@ -45,6 +45,10 @@ class SessionCache:
         self.max_conversations = max_conversations
         self._items: dict[tuple[str, str], tuple[Any, float]] = {}
         self._recent: OrderedDict[str, tuple[deque[Row], float]] = OrderedDict()
+        #: saves per conversation (and an epoch, bumped when the counts are reset),
+        #: so a load from the database can tell a save happened while it ran
+        self._saves: dict[str, int] = {}
+        self._epoch = 0
         self._feed = FeedWatcher(CHANNEL, self._changed)
         self.origin = ""
 
@@ -91,10 +95,19 @@ class SessionCache:
             self._recent.popitem(last=False)
 
     def append_recent(self, conversation_id: str, rows: Iterable[Row]) -> None:
-        """Rows just saved (only when the conversation's rows are cached)."""
+        """Rows just saved (kept only when the conversation's rows are cached)."""
+        if len(self._saves) >= self.max_size:
+            self._saves.clear()
+            self._epoch += 1
+        self._saves[conversation_id] = self._saves.get(conversation_id, 0) + 1
         item = self._recent.get(conversation_id)
         if item is not None:
             item[0].extend(rows)
+
+    def save_mark(self, conversation_id: str) -> tuple[int, int]:
+        """Changes when an exchange of the conversation is saved: rows loaded from
+        the database are cached only if it did not change during the load."""
+        return self._epoch, self._saves.get(conversation_id, 0)
 
     def forget_recent(self, conversation_ids: Iterable[str]) -> None:
         for cid in conversation_ids:

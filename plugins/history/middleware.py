@@ -77,8 +77,11 @@ async def _recent_rows(
         return rows
     if writer is not None and writer.pending(conversation_id):
         await writer.flush()  # the database must hold what is queued for it
+    mark = cache.save_mark(conversation_id)
     rows = await store.recent_rows(conversation_id, limit)
-    cache.put_recent(conversation_id, rows, limit)
+    # an exchange saved during the load may be missing from it: cache only if none
+    if cache.save_mark(conversation_id) == mark:
+        cache.put_recent(conversation_id, rows, limit)
     return rows
 
 

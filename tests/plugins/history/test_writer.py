@@ -180,3 +180,23 @@ async def test_instances_drop_their_copy_when_another_writes(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_save_during_a_load_keeps_the_load_out_of_the_cache(
+    database: str, plugins_loaded: None
+) -> None:
+    """Rows loaded while an exchange of the conversation was saved may miss it:
+    they serve this message but are not cached (the next one loads again)."""
+    from plugins.history.cache import SessionCache
+    from plugins.history.middleware import _recent_rows
+
+    cid = await new_conversation()
+    cache = SessionCache(ttl=60)
+    load = asyncio.create_task(_recent_rows(cid, 4, cache, None))
+    await asyncio.sleep(0)  # the load is waiting for the database now
+    cache.append_recent(cid, [("user", "q"), ("assistant", "a")])  # a save
+    assert await load == []
+    assert cache.recent(cid, 4) is None
+    # without a save meanwhile the load is cached
+    assert await _recent_rows(cid, 4, cache, None) == []
+    assert cache.recent(cid, 4) == []
