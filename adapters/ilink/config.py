@@ -26,7 +26,11 @@ class Config(BaseModel):
     ilink_max_chars: int = Field(2000, ge=50)
     #: show "typing..." while the answer is produced
     ilink_typing: bool = True
-    ilink_max_in_flight: int = Field(16, ge=1)
+    #: answers in progress per bot; more are shed. An answer is in progress while
+    #: the model writes and its segments are paced out (seconds with a real model),
+    #: so this bounds concurrency, not CPU: 64 keeps about 10 answers a second
+    #: going with 5-second answers (server.max_in_flight bounds all bots together)
+    ilink_max_in_flight: int = Field(64, ge=1)
     ilink_shed: Literal["reply", "drop"] = "reply"
     ilink_busy_text: str = "忙不过来了，请稍后再试。Busy, please try again in a moment."
     ilink_busy_cooldown: float = Field(30.0, ge=0)

@@ -34,8 +34,11 @@ class Config(BaseModel):
     qq_max_chars: int = Field(3000, ge=50)
     #: quote the user's message in the first group answer
     qq_reply_quote: bool = True
-    #: messages handled at once per bot; more are shed
-    qq_max_in_flight: int = Field(16, ge=1)
+    #: answers in progress per bot; more are shed. An answer is in progress while
+    #: the model writes and its segments are paced out (seconds with a real model),
+    #: so this bounds concurrency, not CPU: 64 keeps about 10 answers a second
+    #: going with 5-second answers (server.max_in_flight bounds all bots together)
+    qq_max_in_flight: int = Field(64, ge=1)
     #: what shed messages get: a short "busy" answer or nothing
     qq_shed: Literal["reply", "drop"] = "reply"
     qq_busy_text: str = "忙不过来了，请稍后再试。Busy, please try again in a moment."

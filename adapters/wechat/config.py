@@ -24,7 +24,11 @@ class Config(BaseModel):
     wechat_max_chars: int = Field(2000, ge=50)
     #: mention the sender in the first group answer
     wechat_mention_sender: bool = False
-    wechat_max_in_flight: int = Field(16, ge=1)
+    #: answers in progress per bot; more are shed. An answer is in progress while
+    #: the model writes and its segments are paced out (seconds with a real model),
+    #: so this bounds concurrency, not CPU: 64 keeps about 10 answers a second
+    #: going with 5-second answers (server.max_in_flight bounds all bots together)
+    wechat_max_in_flight: int = Field(64, ge=1)
     wechat_shed: Literal["reply", "drop"] = "reply"
     wechat_busy_text: str = (
         "忙不过来了，请稍后再试。Busy, please try again in a moment."
