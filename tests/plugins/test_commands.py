@@ -6,27 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fc_plugin_helpers import private_event
 
 
 def event(text: str) -> Any:
-    from nonebot.adapters.onebot.v11 import Message, PrivateMessageEvent
-    from nonebot.adapters.onebot.v11.event import Sender
-
-    return PrivateMessageEvent(
-        time=0,
-        self_id=1,
-        post_type="message",
-        sub_type="friend",
-        user_id=5,
-        message_type="private",
-        message_id=len(text),
-        message=Message(text),
-        original_message=Message(text),
-        raw_message=text,
-        font=0,
-        sender=Sender(user_id=5),
-        to_me=True,
-    )
+    return private_event(5, text)
 
 
 async def test_commands_route_by_name_with_their_argument(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fc_plugin_helpers import private_event
 
 from bot.context import ChatContext
 from bot.settings import Settings
@@ -15,24 +16,7 @@ from bot.state import MemoryState
 
 
 def event(user_id: int, text: str) -> Any:
-    from nonebot.adapters.onebot.v11 import Message, PrivateMessageEvent
-    from nonebot.adapters.onebot.v11.event import Sender
-
-    return PrivateMessageEvent(
-        time=0,
-        self_id=1,
-        post_type="message",
-        sub_type="friend",
-        user_id=user_id,
-        message_type="private",
-        message_id=user_id * 1000 + len(text),
-        message=Message(text),
-        original_message=Message(text),
-        raw_message=text,
-        font=0,
-        sender=Sender(user_id=user_id),
-        to_me=True,
-    )
+    return private_event(user_id, text)
 
 
 async def factory(bot: Any, ev: Any) -> ChatContext:
