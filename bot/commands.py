@@ -30,7 +30,13 @@ from nonebot.matcher import Matcher
 from nonebot.rule import Rule, command
 from nonebot.typing import T_State
 
-__all__ = ["command_arg", "command_matcher", "command_of", "on_commands"]
+__all__ = [
+    "command_arg",
+    "command_matcher",
+    "command_of",
+    "on_commands",
+    "registered_matcher",
+]
 
 CommandHandler = Callable[[Bot, Event, T_State], Awaitable[None]]
 
@@ -65,6 +71,11 @@ def command_matcher() -> type[Matcher]:
     if _matcher is None:
         _matcher = on_message(rule=Rule(_IsCommand()), priority=1, block=True)
         _matcher.append_handler(_route)
+    return _matcher
+
+
+def registered_matcher() -> type[Matcher] | None:
+    """The command matcher, once a command is registered."""
     return _matcher
 
 

@@ -14,8 +14,9 @@ from nonebot.adapters.onebot.v11 import Bot as OneBotBot
 from nonebot.adapters.onebot.v11 import Event, MessageEvent
 from nonebot.adapters.onebot.v11.bot import _check_at_me, _check_nickname, _check_reply
 from nonebot.adapters.onebot.v11.utils import log
-from nonebot.message import handle_event
 from typing_extensions import override
+
+from bot.dispatch import dispatch
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -38,7 +39,7 @@ class Bot(OneBotBot):
                     log("WARNING", "reply lookup (get_msg) timed out")
             _check_at_me(self, event)
             _check_nickname(self, event)
-        await handle_event(self, event)
+        await dispatch(self, event)
 
     async def send_text(self, event: MessageEvent, text: str, **kwargs: Any) -> Any:
         """Send ``text`` as one text segment (never parsed as CQ codes)."""

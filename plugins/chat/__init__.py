@@ -11,6 +11,7 @@ from nonebot.matcher import current_bot, current_event
 from nonebot.plugin import PluginMetadata
 
 from bot.chain import chain
+from bot.dispatch import set_chat
 from bot.metrics import ERRORS, MESSAGES_IN, SHED
 from bot.platform import get_platform
 from bot.runtime import get_runtime
@@ -78,3 +79,8 @@ async def answer(bot: Bot, event: Event) -> None:
         raise
     finally:
         admission.leave()
+
+
+# adapters that dispatch through bot.dispatch call answer() directly while this
+# matcher is the only one a plain message can reach (see bot.dispatch)
+set_chat(chat, answer)

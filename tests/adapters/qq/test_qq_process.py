@@ -72,3 +72,37 @@ async def test_two_instances_sharing_redis_answer_once(
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_messages_skip_nonebots_dispatch_only_when_nothing_else_listens(
+    bot_process: Any, openai_stub: Any
+) -> None:
+    """With only FreeChat's matchers the chat answers directly (bot.dispatch);
+    a community plugin's matcher makes every message go through NoneBot again, so
+    the plugin sees it and the chat still answers."""
+    alone = await bot_process(config())
+    peer = await connect(alone)
+    try:
+        await peer.send_event(peer.group_message("hello", message_id=880001))
+        await peer.wait_sends(1, timeout=30)
+        await peer.send_event(peer.group_message("/reset", message_id=880002))
+        await peer.wait_sends(2, timeout=30)
+    finally:
+        await peer.close()
+    log = alone.log()
+    # the plain message went direct, the command through NoneBot's matchers
+    assert "module=plugins.chat" not in log
+    assert "Event will be handled by" in log
+
+    shared = await bot_process(config(extra_plugins=["tests.adapters.qq.side_plugin"]))
+    peer = await connect(shared)
+    try:
+        await peer.send_event(peer.group_message("hello", message_id=880003))
+        await peer.wait_sends(2, timeout=30)
+        assert sorted(text_of(c) for c in peer.sends()) == [
+            "Hello from the stub.",
+            "noted: hello",
+        ]
+    finally:
+        await peer.close()
+    assert "module=plugins.chat" in shared.log()
