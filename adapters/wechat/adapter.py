@@ -22,7 +22,6 @@ from nonebot.adapters import Adapter as BaseAdapter
 from nonebot.adapters.onebot.utils import get_auth_bearer
 from nonebot.adapters.onebot.v12 import Adapter as OneBotAdapter
 from nonebot.adapters.onebot.v12 import (
-    Bot,
     ConnectMetaEvent,
     Event,
     MessageEvent,
@@ -50,6 +49,7 @@ from adapters.qq.guard import (
 from bot.exceptions import ConfigError
 from bot.platform import register_platform
 
+from .bot import Bot
 from .config import Config
 
 CLOSE_TIMEOUT = 2.0

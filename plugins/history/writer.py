@@ -55,7 +55,9 @@ class HistoryWriter:
     def __init__(
         self,
         *,
-        max_batch: int = 1000,
+        #: rows per transaction: bounds the loop's time in one batch (bulk_create
+        #: builds the rows and the SQL in the main thread)
+        max_batch: int = 100,
         max_pending: int = 100_000,
         stop_timeout: float = 10.0,
         on_flushed: OnFlushed | None = None,
