@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from fc_plugin_helpers import private_event
 
 from bot.chain import MiddlewareChain
 from bot.context import ChatContext, PromptMessage, ReplyChunk
@@ -269,9 +270,6 @@ async def test_history_survives_a_restart(
 async def test_reset_command_archives_the_context(
     app: Any, database: str, runtime: Callable[..., Any], history_chain: MiddlewareChain
 ) -> None:
-    from nonebot.adapters.onebot.v11 import Message, PrivateMessageEvent
-    from nonebot.adapters.onebot.v11.event import Sender
-
     from bot.platform import Platform, register_platform
     from bot.store.models import Conversation
     from plugins.history import commands as reset
@@ -284,21 +282,7 @@ async def test_reset_command_archives_the_context(
 
     runtime(MemoryState())
     ctx, _ = await talk(history_chain, "hello", scripted(["hi"]))
-    event = PrivateMessageEvent(
-        time=0,
-        self_id=1,
-        post_type="message",
-        sub_type="friend",
-        user_id=7,
-        message_type="private",
-        message_id=1,
-        message=Message("/reset"),
-        original_message=Message("/reset"),
-        raw_message="/reset",
-        font=0,
-        sender=Sender(user_id=7),
-        to_me=True,
-    )
+    event = private_event(7, "/reset")
     async with app.test_matcher(reset) as c:
         bot = c.create_bot()
         dispose = register_platform(Platform(bot.adapter.get_name(), factory, deliver))
@@ -317,7 +301,6 @@ async def test_persona_command_sets_shows_and_clears(
     from nonebot.adapters.onebot.v11 import (
         GroupMessageEvent,
         Message,
-        PrivateMessageEvent,
     )
     from nonebot.adapters.onebot.v11.event import Sender
 
@@ -338,21 +321,7 @@ async def test_persona_command_sets_shows_and_clears(
         return None
 
     def private(text: str) -> Any:
-        return PrivateMessageEvent(
-            time=0,
-            self_id=1,
-            post_type="message",
-            sub_type="friend",
-            user_id=7,
-            message_type="private",
-            message_id=1,
-            message=Message(text),
-            original_message=Message(text),
-            raw_message=text,
-            font=0,
-            sender=Sender(user_id=7),
-            to_me=True,
-        )
+        return private_event(7, text)
 
     def group(text: str, role: str) -> Any:
         return GroupMessageEvent(
