@@ -74,7 +74,32 @@ async def session_setting(session_key: str) -> SessionSetting | None:
 
 #: seconds between two bumps of one conversation's ``updated_at``
 BUMP_EVERY = 5.0
-_bumped: dict[str, float] = {}
+
+
+class Bumps:
+    """Which conversations' ``updated_at`` is due for a bump. It orders the
+    conversation lists; once per ``BUMP_EVERY`` seconds per conversation is precise
+    enough and saves a write per message."""
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self.max_size = max_size
+        self._at: dict[str, float] = {}
+
+    def due(self, conversation_ids: set[str] | list[str], tick: float) -> list[str]:
+        return [
+            cid
+            for cid in conversation_ids
+            if cid not in self._at or tick - self._at[cid] >= BUMP_EVERY
+        ]
+
+    def done(self, conversation_ids: list[str], tick: float) -> None:
+        if len(self._at) > self.max_size:
+            self._at.clear()
+        for cid in conversation_ids:
+            self._at[cid] = tick
+
+
+_bumps = Bumps()
 
 
 def exchange_rows(
@@ -118,18 +143,11 @@ async def save_rows(rows: list[Message]) -> None:
     if not rows:
         return
     await Message.bulk_create(rows)
-    # updated_at orders the conversation lists; bumping it once per BUMP_EVERY
-    # seconds per conversation is precise enough and saves a write per message
-    conversation_id = str(rows[0].conversation_id)
-    last = _bumped.get(conversation_id)
     tick = time.monotonic()
-    if last is None or tick - last >= BUMP_EVERY:
-        await Conversation.filter(id=conversation_id).update(
-            updated_at=rows[-1].created_at
-        )
-        if len(_bumped) > 100_000:
-            _bumped.clear()
-        _bumped[conversation_id] = tick
+    bump = _bumps.due([str(rows[0].conversation_id)], tick)
+    if bump:
+        await Conversation.filter(id=bump[0]).update(updated_at=rows[-1].created_at)
+        _bumps.done(bump, tick)
 
 
 async def archive_session(session_key: str) -> int:

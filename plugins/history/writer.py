@@ -38,7 +38,7 @@ from tortoise.transactions import in_transaction
 
 from bot.store.models import Conversation, Message
 
-from .store import BUMP_EVERY
+from .store import Bumps
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class HistoryWriter:
         self._queued = 0
         self._written = 0
         self._progress = asyncio.Condition()
-        self._bumped: dict[str, float] = {}
+        self._bumps = Bumps()
         #: conversations that still have rows in the queue, with how many
         self._pending_in: dict[str, int] = {}
         #: transactions written, and attempts that failed and were retried
@@ -176,11 +176,7 @@ class HistoryWriter:
         now = datetime.now(UTC)
         tick = time.monotonic()
         conversations = {str(row.conversation_id) for row in batch}
-        bump = [
-            cid
-            for cid in conversations
-            if tick - self._bumped.get(cid, -BUMP_EVERY) >= BUMP_EVERY
-        ]
+        bump = self._bumps.due(conversations, tick)
         try:
             await self._insert(batch, bump, now)
             self.batches += 1
@@ -190,10 +186,7 @@ class HistoryWriter:
             await self._insert_each(batch, now)
         else:
             self._done(batch)
-        if len(self._bumped) > 100_000:
-            self._bumped.clear()
-        for cid in bump:
-            self._bumped[cid] = tick
+        self._bumps.done(bump, tick)
         async with self._progress:
             self._progress.notify_all()
         if self.on_flushed is not None:
@@ -228,8 +221,6 @@ class HistoryWriter:
         async with in_transaction():
             await Message.bulk_create(batch)
             if bump:
-                # updated_at orders the conversation lists; once per BUMP_EVERY
-                # seconds per conversation is precise enough
                 await Conversation.filter(id__in=bump).update(updated_at=now)
 
     async def _insert_each(self, batch: list[Message], now: datetime) -> None:
