@@ -215,38 +215,43 @@ class RecentIds:
     """The message ids admitted lately, to drop repeats before they take a slot.
 
     A cheap, synchronous first line of deduplication in front of the gate; the
-    shared claim (:func:`claim_once`) still decides across instances.
+    shared claim (:func:`claim_once`) still decides across instances. Two plain
+    dicts of strings take turns (at least the last ``size / 2`` ids are known):
+    unlike an ``OrderedDict``, they are not walked by the garbage collector.
     """
 
     def __init__(self, size: int = 20_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._size = size
+        self._ids: dict[str, None] = {}
+        self._older: dict[str, None] = {}
+        self._half = max(1, size // 2)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._ids
+        return key in self._ids or key in self._older
 
     def add(self, key: str) -> None:
         self._ids[key] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
+        if len(self._ids) >= self._half:
+            self._older, self._ids = self._ids, {}
 
 
 class _LocalClaims:
-    """Process-local claims, used only when no runtime (shared state) exists."""
+    """Process-local claims, used when no shared state answers: the last
+    ``size / 2`` to ``size`` claims, in two plain dicts taking turns (see
+    :class:`RecentIds`)."""
 
     def __init__(self, size: int = 65536) -> None:
-        self._keys: OrderedDict[str, float] = OrderedDict()
-        self._size = size
+        self._keys: dict[str, float] = {}
+        self._older: dict[str, float] = {}
+        self._half = max(1, size // 2)
 
     def claim(self, key: str, ttl: float) -> bool:
         now = time.monotonic()
-        expires = self._keys.get(key)
+        expires = self._keys.get(key) or self._older.get(key)
         if expires is not None and expires > now:
             return False
         self._keys[key] = now + ttl
-        self._keys.move_to_end(key)
-        while len(self._keys) > self._size:
-            self._keys.popitem(last=False)
+        if len(self._keys) >= self._half:
+            self._older, self._keys = self._keys, {}
         return True
 
 

@@ -2,94 +2,142 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
-from collections import deque
+from array import array
 from typing import Any
 
 from .base import RateResult, ReserveResult, StateStore, Subscription
 
+#: expiry is swept in buckets of this many seconds
+SWEEP_GRANULE = 1.0
+
 
 class MemoryState(StateStore):
-    """Everything in dicts; expiry checked lazily and swept periodically."""
+    """Everything in dicts; expiry checked on read and swept as time passes.
+
+    The process may hold a great many keys (a dedup claim per message lives an
+    hour), so the layout keeps them out of the garbage collector's way: values and
+    deadlines are strings and floats in plain dicts, which CPython does not track,
+    and a window is an array of floats, which a collection walks as one object.
+    With tuples and deques, every full collection walked every key and request
+    time and paused the event loop for tens of milliseconds.
+
+    Keys that expire are also filed by the second they expire in, so the sweep
+    visits only what is due instead of scanning everything.
+    """
 
     def __init__(self) -> None:
-        self._values: dict[str, tuple[str, float]] = {}
-        self._windows: dict[str, deque[float]] = {}
+        self._values: dict[str, str] = {}
+        #: deadlines of the values that expire (absent: kept until deleted)
+        self._expires: dict[str, float] = {}
+        #: sliding windows: the request times of each key, oldest first
+        self._windows: dict[str, array[float]] = {}
+        #: when each window holds nothing current any more
+        self._window_ends: dict[str, float] = {}
+        #: second -> keys that may expire in it (entries may be stale)
+        self._due: dict[int, dict[str, None]] = {}
         self._subscribers: dict[str, set[Subscription]] = {}
-        self._ops = 0
+        self._swept = int(time.monotonic() // SWEEP_GRANULE)
+
+    # ------------------------------------------------------------ expiry
+    def _file(self, key: str, deadline: float) -> None:
+        slot = int(deadline // SWEEP_GRANULE)
+        bucket = self._due.get(slot)
+        if bucket is None:
+            bucket = self._due[slot] = {}
+        bucket[key] = None
+
+    def _sweep(self, now: float) -> None:
+        current = int(now // SWEEP_GRANULE)
+        if current <= self._swept:
+            return
+        due = self._due
+        if len(due) < current - self._swept:  # after a long idle: only what exists
+            slots = sorted(slot for slot in due if slot < current)
+        else:
+            slots = [s for s in range(self._swept, current) if s in due]
+        self._swept = current
+        for slot in slots:
+            for key in due.pop(slot):
+                if self._expires.get(key, math.inf) <= now:
+                    del self._values[key], self._expires[key]
+                if self._window_ends.get(key, math.inf) <= now:
+                    del self._windows[key], self._window_ends[key]
 
     def _expired(self, key: str, now: float) -> bool:
-        item = self._values.get(key)
-        if item is None:
+        if key not in self._values:
             return True
-        if item[1] <= now:
-            del self._values[key]
+        if self._expires.get(key, math.inf) <= now:
+            del self._values[key], self._expires[key]
             return True
         return False
 
-    def _sweep(self, now: float) -> None:
-        self._ops += 1
-        if self._ops % 4096:
-            return
-        for key in [k for k, (_, exp) in self._values.items() if exp <= now]:
-            del self._values[key]
-        for key in [k for k, w in self._windows.items() if not w]:
-            del self._windows[key]
+    def _put(self, key: str, value: str, now: float, ttl: float | None) -> None:
+        self._values[key] = value
+        if ttl:
+            deadline = self._expires[key] = now + ttl
+            self._file(key, deadline)
+        else:
+            self._expires.pop(key, None)
 
-    @staticmethod
-    def _deadline(now: float, ttl: float | None) -> float:
-        return now + ttl if ttl else math.inf
-
+    # -------------------------------------------------------- operations
     async def claim(self, key: str, ttl: float) -> bool:
         now = time.monotonic()
         self._sweep(now)
         if not self._expired(key, now):
             return False
-        self._values[key] = ("1", self._deadline(now, ttl))
+        self._put(key, "1", now, ttl)
         return True
 
     async def get(self, key: str) -> str | None:
         if self._expired(key, time.monotonic()):
             return None
-        return self._values[key][0]
+        return self._values[key]
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         now = time.monotonic()
         self._sweep(now)
-        self._values[key] = (value, self._deadline(now, ttl))
+        self._put(key, value, now, ttl)
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
+        self._expires.pop(key, None)
         self._windows.pop(key, None)
+        self._window_ends.pop(key, None)
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         now = time.monotonic()
+        self._sweep(now)
         if self._expired(key, now):
-            self._values[key] = (str(amount), self._deadline(now, ttl))
+            self._put(key, str(amount), now, ttl)
             return amount
-        value, deadline = self._values[key]
-        new = int(value) + amount
-        self._values[key] = (str(new), deadline)
+        new = int(self._values[key]) + amount
+        self._values[key] = str(new)  # the deadline stays
         return new
 
     async def hit(self, key: str, limit: int, window: float) -> RateResult:
         now = time.monotonic()
         self._sweep(now)
-        stamps = self._windows.setdefault(key, deque())
-        while stamps and stamps[0] <= now - window:
-            stamps.popleft()
-        if len(stamps) >= limit:
+        stamps = self._windows.get(key)
+        if stamps is not None and (old := bisect.bisect_right(stamps, now - window)):
+            del stamps[:old]
+        if limit <= 0 or (stamps is not None and len(stamps) >= limit):
             retry = stamps[0] + window - now if stamps else window
             return RateResult(False, 0, max(retry, 0.0))
+        if stamps is None:
+            stamps = self._windows[key] = array("d")
         stamps.append(now)
+        end = self._window_ends[key] = now + window
+        self._file(key, end)
         return RateResult(True, limit - len(stamps), 0.0)
 
     async def reserve(
         self, key: str, amount: int, limit: int, ttl: float | None = None
     ) -> ReserveResult:
         now = time.monotonic()
-        used = 0 if self._expired(key, now) else int(self._values[key][0])
+        used = 0 if self._expired(key, now) else int(self._values[key])
         if used + amount > limit:
             return ReserveResult(False, used)
         await self.incr(key, amount, ttl)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,12 +57,47 @@ def _period_end(now: datetime, period: str) -> datetime:
     return (first + timedelta(days=32)).replace(day=1)
 
 
-def quota(scope: str, scope_key: str, period: str, limit: int, now: datetime) -> Quota:
-    stamp = now.strftime("%Y%m%d" if period == "day" else "%Y%m")
-    ttl = (_period_end(now, period) - now).total_seconds() + KEY_SLACK
-    return Quota(
-        scope, scope_key, period, limit, f"budget:{scope}:{scope_key}:{stamp}", ttl
+#: a day's calendar in one time zone: the day and month stamps in counter keys, and
+#: when the day and the month end (POSIX timestamps)
+Periods = tuple[str, str, float, float]
+
+
+def periods_of(local: datetime) -> Periods:
+    return (
+        local.strftime("%Y%m%d"),
+        local.strftime("%Y%m"),
+        _period_end(local, "day").timestamp(),
+        _period_end(local, "month").timestamp(),
     )
+
+
+def build_quotas(
+    user_key: str,
+    group_key: str | None,
+    user: Limits,
+    group: Limits,
+    periods: Periods,
+    now: float,
+) -> list[Quota]:
+    """The quotas of one request; a counter lives until its period ends, plus
+    :data:`KEY_SLACK`."""
+    day, month, day_end, month_end = periods
+    out = []
+    for scope, key, limits in (("user", user_key, user), ("group", group_key, group)):
+        if key is None:
+            continue
+        for period, limit, stamp, end in (
+            ("day", limits.daily, day, day_end),
+            ("month", limits.monthly, month, month_end),
+        ):
+            if limit > 0:
+                out.append(
+                    Quota(
+                        scope, key, period, limit,
+                        f"budget:{scope}:{key}:{stamp}", end - now + KEY_SLACK,
+                    )
+                )  # fmt: skip
+    return out
 
 
 def quotas_for(
@@ -75,26 +111,22 @@ def quotas_for(
 ) -> list[Quota]:
     """Every quota one request counts against (unlimited ones left out)."""
     now = now or datetime.now(ZoneInfo(tz))
-    out = []
-    for scope, key, limits in (("user", user_key, user), ("group", group_key, group)):
-        if key is None:
-            continue
-        if limits.daily > 0:
-            out.append(quota(scope, key, "day", limits.daily, now))
-        if limits.monthly > 0:
-            out.append(quota(scope, key, "month", limits.monthly, now))
-    return out
+    return build_quotas(
+        user_key, group_key, user, group, periods_of(now), now.timestamp()
+    )
 
 
 class QuotaCache:
-    """:func:`quotas_for` remembered per user, group and limits until the day
-    changes in ``tz`` (four quotas are built per message otherwise). A cached
-    quota's ``ttl`` may be up to a day long; counters then live a day longer."""
+    """:func:`quotas_for` without the calendar work per message: the day's stamps
+    and ends are computed once per day and time zone.
 
-    def __init__(self, max_size: int = 50_000) -> None:
-        self.max_size = max_size
-        self._day = ""
-        self._items: dict[tuple[object, ...], list[Quota]] = {}
+    Nothing is kept per user: a cache per user (an earlier version) grew to tens of
+    thousands of long-lived objects, and every full garbage collection walked them,
+    pausing the event loop for tens of milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self._periods: dict[str, Periods] = {}
 
     def get(
         self,
@@ -105,17 +137,13 @@ class QuotaCache:
         *,
         tz: str = "UTC",
     ) -> list[Quota]:
-        now = datetime.now(ZoneInfo(tz))
-        day = now.strftime("%Y%m%d")
-        if day != self._day or len(self._items) >= self.max_size:
-            self._day = day
-            self._items.clear()
-        key = (user_key, group_key, user, group, tz)
-        quotas = self._items.get(key)
-        if quotas is None:
-            quotas = quotas_for(user_key, group_key, user, group, now=now, tz=tz)
-            self._items[key] = quotas
-        return quotas
+        now = time.time()
+        periods = self._periods.get(tz)
+        if periods is None or now >= periods[2]:
+            periods = self._periods[tz] = periods_of(
+                datetime.fromtimestamp(now, ZoneInfo(tz))
+            )
+        return build_quotas(user_key, group_key, user, group, periods, now)
 
 
 @dataclass

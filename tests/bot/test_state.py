@@ -107,3 +107,48 @@ def test_open_state_rejects_unknown_scheme() -> None:
     with pytest.raises(ConfigError, match=r"state\.url"):
         open_state("mongodb://x")
     assert isinstance(open_state("memory://"), MemoryState)
+
+
+async def test_memory_state_forgets_what_expired_and_stays_out_of_the_gc() -> None:
+    """An hour of dedup claims must neither stay in memory after they expire nor
+    be walked by every full garbage collection (the loop pauses for that)."""
+    import gc
+
+    state = MemoryState()
+    for i in range(2000):
+        assert await state.claim(f"dedup:{i}", 0.3)
+        await state.set(f"token:{i}", "x" * 8, ttl=0.3)
+        await state.incr(f"count:{i}", 3, ttl=0.3)
+        await state.hit(f"rl:{i}", 5, 0.3)
+    await state.set("kept", "forever")
+    await state.hit("rl:busy", 1, 60)
+    # (the windows, one per user active in its window, are arrays: tracked, but
+    # walked as one object each, not per request time)
+    tables = (state._values, state._expires, state._window_ends)
+    gc.collect()
+    assert not any(gc.is_tracked(table) for table in tables)
+    assert len(state._values) == 6001
+
+    await asyncio.sleep(1.5)  # past the deadlines and the next sweep slot
+    assert await state.claim("dedup:new", 30)  # any operation sweeps what is due
+    assert set(state._values) == {"kept", "dedup:new"}
+    assert set(state._expires) == {"dedup:new"}
+    assert set(state._windows) == set(state._window_ends) == {"rl:busy"}
+    assert await state.get("kept") == "forever"
+    assert not (await state.hit("rl:busy", 1, 60)).allowed
+    # what expired is gone for readers too, and may be claimed again
+    assert await state.get("token:1") is None
+    assert await state.claim("dedup:1", 30)
+
+
+async def test_memory_state_deadline_moved_later_is_kept() -> None:
+    state = MemoryState()
+    await state.set("k", "a", ttl=0.2)
+    await state.set("k", "b", ttl=30)  # the earlier filing is now stale
+    await asyncio.sleep(1.3)
+    await state.set("other", "x")
+    assert await state.get("k") == "b"
+    await state.set("k", "c")  # no ttl: kept until deleted
+    assert "k" not in state._expires
+    await state.delete("k")
+    assert await state.get("k") is None

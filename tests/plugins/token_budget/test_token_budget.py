@@ -62,26 +62,36 @@ def test_quota_keys_carry_the_period_and_expire_after_it(plugins_loaded: None) -
     assert quotas_for("qq:1", None, Limits(0, 0), Limits(5, 5), now=now) == []
 
 
-def test_quota_cache_gives_todays_quotas_and_reuses_them(plugins_loaded: None) -> None:
-    from plugins.token_budget.core import Limits, QuotaCache
+def test_quota_cache_gives_todays_quotas(plugins_loaded: None) -> None:
+    from plugins.token_budget.core import Limits, QuotaCache, quotas_for
 
-    cache = QuotaCache(max_size=2)
+    cache = QuotaCache()
     first = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
-    assert [q.key for q in first] == [
-        f"budget:user:qq:1:{today}",
-        f"budget:user:qq:1:{today[:6]}",
-        f"budget:group:qq:g:{today}",
+    assert [(q.key, q.limit) for q in first] == [
+        (f"budget:user:qq:1:{today}", 10),
+        (f"budget:user:qq:1:{today[:6]}", 100),
+        (f"budget:group:qq:g:{today}", 5),
     ]
-    again = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
-    assert again is first
-    # other limits (an override) are other quotas; a full cache starts over
-    other = cache.get("qq:1", "qq:g", Limits(20, 100), Limits(5, 0), tz="Asia/Shanghai")
-    assert other[0].limit == 20
-    assert cache.get("qq:2", None, Limits(1, 0), Limits(), tz="UTC")[0].limit == 1
-    fresh = cache.get("qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai")
-    assert [(q.key, q.limit) for q in fresh] == [(q.key, q.limit) for q in first]
-    assert fresh is not first
+    # the same quotas as computed from scratch, counters living to the period's end
+    fresh = quotas_for(
+        "qq:1", "qq:g", Limits(10, 100), Limits(5, 0), tz="Asia/Shanghai"
+    )
+    assert [(q.key, q.limit, q.period) for q in fresh] == [
+        (q.key, q.limit, q.period) for q in first
+    ]
+    for cached, computed in zip(first, fresh, strict=True):
+        assert cached.ttl == pytest.approx(computed.ttl, abs=5)
+    # other limits (an override) are other quotas; another zone, another calendar
+    assert cache.get("qq:1", "qq:g", Limits(20, 0), Limits(), tz="UTC")[0].limit == 20
+    assert cache.get("qq:2", None, Limits(0, 7), Limits(9, 9), tz="UTC")[0].key == (
+        f"budget:user:qq:2:{datetime.now(UTC).strftime('%Y%m')}"
+    )
+    # a calendar whose day has ended is computed again
+    cache._periods["UTC"] = ("19991231", "199912", 946684800.0, 946684800.0)
+    assert cache.get("qq:3", None, Limits(1, 0), Limits(), tz="UTC")[0].key == (
+        f"budget:user:qq:3:{datetime.now(UTC).strftime('%Y%m%d')}"
+    )
 
 
 async def test_reserve_rolls_back_and_settles_to_usage(
