@@ -181,11 +181,12 @@ class BusyNotifier:
         self.max_chats = max_chats
         self._last: OrderedDict[str, float] = OrderedDict()
         self._sending = 0
+        self._shed = SHED.labels(platform)
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def shed(self, chat: str, send: Callable[[], Awaitable[Any]] | None) -> bool:
         """Count one shed message; maybe answer it. True when an answer was started."""
-        SHED.labels(self.platform).inc()
+        self._shed.inc()
         if self.mode != "reply" or send is None or self._sending >= self.max_sending:
             return False
         now = time.monotonic()
