@@ -24,8 +24,9 @@ class MemoryState(StateStore):
     With tuples and deques, every full collection walked every key and request
     time and paused the event loop for tens of milliseconds.
 
-    Keys that expire are also filed by the second they expire in, so the sweep
-    visits only what is due instead of scanning everything.
+    Keys that expire are also filed, once, by the second they expire in, so the
+    sweep visits only what is due instead of scanning everything; a key whose
+    deadline moved later meanwhile is filed again when its old second comes.
     """
 
     def __init__(self) -> None:
@@ -61,10 +62,19 @@ class MemoryState(StateStore):
         self._swept = current
         for slot in slots:
             for key in due.pop(slot):
-                if self._expires.get(key, math.inf) <= now:
-                    del self._values[key], self._expires[key]
-                if self._window_ends.get(key, math.inf) <= now:
-                    del self._windows[key], self._window_ends[key]
+                # a key is filed once; a deadline that moved later is filed again now
+                deadline = self._expires.get(key)
+                if deadline is not None:
+                    if deadline <= now:
+                        del self._values[key], self._expires[key]
+                    else:
+                        self._file(key, deadline)
+                end = self._window_ends.get(key)
+                if end is not None:
+                    if end <= now:
+                        del self._windows[key], self._window_ends[key]
+                    else:
+                        self._file(key, end)
 
     def _expired(self, key: str, now: float) -> bool:
         if key not in self._values:
@@ -77,8 +87,11 @@ class MemoryState(StateStore):
     def _put(self, key: str, value: str, now: float, ttl: float | None) -> None:
         self._values[key] = value
         if ttl:
-            deadline = self._expires[key] = now + ttl
-            self._file(key, deadline)
+            deadline = now + ttl
+            earlier = self._expires.get(key)
+            self._expires[key] = deadline
+            if earlier is None or deadline < earlier:  # else filed already
+                self._file(key, deadline)
         else:
             self._expires.pop(key, None)
 
@@ -129,8 +142,11 @@ class MemoryState(StateStore):
         if stamps is None:
             stamps = self._windows[key] = array("d")
         stamps.append(now)
-        end = self._window_ends[key] = now + window
-        self._file(key, end)
+        end = now + window
+        earlier = self._window_ends.get(key)
+        self._window_ends[key] = end
+        if earlier is None or end < earlier:  # else filed already
+            self._file(key, end)
         return RateResult(True, limit - len(stamps), 0.0)
 
     async def reserve(

@@ -152,3 +152,17 @@ async def test_memory_state_deadline_moved_later_is_kept() -> None:
     assert "k" not in state._expires
     await state.delete("k")
     assert await state.get("k") is None
+
+
+async def test_memory_state_files_a_busy_key_once() -> None:
+    """A key hit every moment of a long window is filed for expiry once, not once
+    per second of the window (a day-long window would hold 86,400 filings)."""
+    state = MemoryState()
+    for _ in range(12):
+        assert (await state.hit("rl:day", 1000, 86400)).allowed
+        await state.set("session", "x", ttl=3600)
+        await asyncio.sleep(0.2)
+    filings = [slot for slot, keys in state._due.items() if "rl:day" in keys]
+    assert len(filings) == 1
+    assert sum("session" in keys for keys in state._due.values()) == 1
+    assert (await state.hit("rl:day", 1000, 86400)).remaining == 1000 - 13
