@@ -62,19 +62,29 @@ class MemoryState(StateStore):
         self._swept = current
         for slot in slots:
             for key in due.pop(slot):
-                # a key is filed once; a deadline that moved later is filed again now
-                deadline = self._expires.get(key)
-                if deadline is not None:
-                    if deadline <= now:
-                        del self._values[key], self._expires[key]
-                    else:
-                        self._file(key, deadline)
-                end = self._window_ends.get(key)
-                if end is not None:
-                    if end <= now:
-                        del self._windows[key], self._window_ends[key]
-                    else:
-                        self._file(key, end)
+                self._settle(key, self._expires, self._values, now)
+                self._settle(key, self._window_ends, self._windows, now)
+
+    def _settle(
+        self, key: str, deadlines: dict[str, float], table: dict[str, Any], now: float
+    ) -> None:
+        """Drop ``key`` from ``table`` if its deadline passed; a deadline that moved
+        later since the key was filed is filed again (a key is filed once)."""
+        deadline = deadlines.get(key)
+        if deadline is None:
+            return
+        if deadline <= now:
+            del table[key], deadlines[key]
+        else:
+            self._file(key, deadline)
+
+    def _set_deadline(
+        self, key: str, deadlines: dict[str, float], deadline: float
+    ) -> None:
+        earlier = deadlines.get(key)
+        deadlines[key] = deadline
+        if earlier is None or deadline < earlier:  # else filed already
+            self._file(key, deadline)
 
     def _expired(self, key: str, now: float) -> bool:
         if key not in self._values:
@@ -87,11 +97,7 @@ class MemoryState(StateStore):
     def _put(self, key: str, value: str, now: float, ttl: float | None) -> None:
         self._values[key] = value
         if ttl:
-            deadline = now + ttl
-            earlier = self._expires.get(key)
-            self._expires[key] = deadline
-            if earlier is None or deadline < earlier:  # else filed already
-                self._file(key, deadline)
+            self._set_deadline(key, self._expires, now + ttl)
         else:
             self._expires.pop(key, None)
 
@@ -142,11 +148,7 @@ class MemoryState(StateStore):
         if stamps is None:
             stamps = self._windows[key] = array("d")
         stamps.append(now)
-        end = now + window
-        earlier = self._window_ends.get(key)
-        self._window_ends[key] = end
-        if earlier is None or end < earlier:  # else filed already
-            self._file(key, end)
+        self._set_deadline(key, self._window_ends, now + window)
         return RateResult(True, limit - len(stamps), 0.0)
 
     async def reserve(
