@@ -12,6 +12,9 @@ What changes against ``nonebot.adapters.onebot.v11.Adapter`` (the rest is kept):
 - message events are deduplicated by (self id, message id) through the shared state;
 - message events beyond ``qq_max_in_flight`` per bot are shed before a task exists;
 - API replies are matched by echo of any type, per adapter instance.
+
+The connection, admission and access parts are shared with the WeChat adapter in
+:mod:`adapters.qq.hardened`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
 from typing import Any, cast
 
 from nonebot.adapters import Adapter as BaseAdapter
-from nonebot.adapters.onebot.utils import get_auth_bearer
 from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
-from nonebot.adapters.onebot.v11 import Event, MessageEvent
+from nonebot.adapters.onebot.v11 import Event
 from nonebot.adapters.onebot.v11.exception import ApiNotAvailable, NetworkError
 from nonebot.adapters.onebot.v11.utils import handle_api_result, log
 from nonebot.compat import model_dump, type_validate_python
@@ -35,58 +36,26 @@ from nonebot.exception import WebSocketClosed
 from nonebot.utils import DataclassEncoder, escape_tag
 from typing_extensions import override
 
-from bot.exceptions import ConfigError
 from bot.platform import register_platform
 
 from .bot import Bot
 from .config import Config
-from .guard import (
-    BusyNotifier,
-    EchoStore,
-    EntryGate,
-    RecentIds,
-    ThrottledLog,
-    claim_once,
-    validate_event,
-)
+from .guard import ThrottledLog, validate_event
+from .hardened import HardenedOneBot, Hardening
 
 RECONNECT_INTERVAL = 3.0
-CLOSE_TIMEOUT = 2.0
 
 
-def is_loopback(host: Any) -> bool:
-    try:
-        return ipaddress.ip_address(str(host)).is_loopback
-    except ValueError:
-        return str(host) == "localhost"
-
-
-class Adapter(OneBotAdapter):
+class Adapter(HardenedOneBot, OneBotAdapter):
     """OneBot v11 for QQ (NapCat): reverse WS, forward WS, HTTP POST."""
 
     @override
     def __init__(self, driver: Driver, **kwargs: Any) -> None:
         BaseAdapter.__init__(self, driver, **kwargs)
-        self.qq_config = type_validate_python(Config, model_dump(driver.config))
-        self.onebot_config = self.qq_config.onebot()
-        if not self.qq_config.qq_access_token and not is_loopback(driver.config.host):
-            raise ConfigError(
-                "adapters.qq.access_token: required when server.host "
-                f"({driver.config.host}) is not a loopback address"
-            )
-        self.connections: dict[str, WebSocket] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.echoes = EchoStore()
-        self.recent = RecentIds()
-        self.gate = EntryGate(self.qq_config.qq_max_in_flight)
-        self.busy = BusyNotifier(
-            "qq",
-            mode=self.qq_config.qq_shed,
-            cooldown=self.qq_config.qq_busy_cooldown,
-        )
-        self.bad_frames = ThrottledLog(self.get_name())
+        cfg = self.qq_config = type_validate_python(Config, model_dump(driver.config))
+        self.onebot_config = cfg.onebot()
+        self._harden(Hardening.of(cfg, "qq"))
         self.unknown_events = ThrottledLog(self.get_name(), level="DEBUG")
-        self._connected: dict[str, asyncio.Event] = {}
         self._setup()
         from .platform import platform
 
@@ -97,64 +66,16 @@ class Adapter(OneBotAdapter):
     def get_name(cls) -> str:
         return "QQ"
 
-    # ----------------------------------------------------------------- tasks
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-    @override
-    async def _stop(self) -> None:
-        tasks = list(self.tasks) + list(self.busy.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(
-            *(asyncio.wait_for(t, timeout=10) for t in tasks), return_exceptions=True
-        )
-
     # ------------------------------------------------------------ connections
     def _attach(self, self_id: str, websocket: WebSocket) -> Bot:
         """Make ``websocket`` the connection of ``self_id``; replace an old one."""
-        old = self.connections.get(self_id)
-        self.connections[self_id] = websocket
-        if old is not None and old is not websocket:
-            log(
-                "WARNING", f"Bot {escape_tag(self_id)} reconnected: old socket replaced"
-            )
-            self._spawn(self._close_quietly(old, "replaced by a new connection"))
-        self._connected.setdefault(self_id, asyncio.Event()).set()
+        self._replace(self_id, websocket)
         bot = self.bots.get(self_id)
         if bot is None:
             bot = Bot(self, self_id)
             self.bot_connect(bot)
             log("INFO", f"<y>Bot {escape_tag(self_id)}</y> connected")
         return cast(Bot, bot)
-
-    def _detach(self, self_id: str, websocket: WebSocket) -> None:
-        """Forget ``websocket``; disconnect the bot unless a newer socket took over."""
-        if self.connections.get(self_id) is not websocket:
-            return
-        del self.connections[self_id]
-        if event := self._connected.get(self_id):
-            event.clear()
-        if bot := self.bots.get(self_id):
-            self.bot_disconnect(bot)
-
-    @staticmethod
-    async def _close_quietly(websocket: WebSocket, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(1000, reason), CLOSE_TIMEOUT)
-
-    async def _connection(self, self_id: str) -> WebSocket | None:
-        ws = self.connections.get(self_id)
-        grace = self.qq_config.qq_reconnect_grace
-        if ws is not None or self_id not in self._connected or grace <= 0:
-            return ws
-        # a known bot is reconnecting: wait briefly rather than fail the send
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._connected[self_id].wait(), grace)
-        return self.connections.get(self_id)
 
     # ------------------------------------------------------------------ API
     @override
@@ -218,7 +139,7 @@ class Adapter(OneBotAdapter):
             event = self.to_event(data)
             if event is None:
                 return
-            self._spawn(self._handle(bot, event, gated))
+            self._spawn(self._handle(bot, event, bot.self_id if gated else None))
             gated = False  # the task leaves the gate
         finally:
             if gated:
@@ -249,20 +170,6 @@ class Adapter(OneBotAdapter):
             f"ignored an event of unknown kind {data.get('post_type')!r}"
         )
         return None
-
-    async def _handle(self, bot: Bot, event: Event, gated: bool) -> None:
-        try:
-            if isinstance(event, MessageEvent) and not await claim_once(
-                "qq", bot.self_id, str(event.message_id), self.qq_config.qq_dedup_ttl
-            ):
-                log("DEBUG", f"duplicate message {event.message_id} ignored")
-                return
-            await bot.handle_event(event)
-        except Exception as exc:
-            log("ERROR", f"handling an event failed: {exc!r}", exc)
-        finally:
-            if gated:
-                self.gate.leave(bot.self_id)
 
     def shed(self, bot: Bot, data: dict[str, Any]) -> None:
         message_type = data.get("message_type")
@@ -347,22 +254,6 @@ class Adapter(OneBotAdapter):
             log("WARNING", "Signature Header is invalid")
             return Response(403, content="Signature is invalid")
         return None
-
-    @override
-    def _check_access_token(self, request: Request) -> Response | None:
-        expected = self.qq_config.qq_access_token
-        if not expected:
-            return None
-        token = get_auth_bearer(request.headers.get("authorization")) or ""
-        if hmac.compare_digest(token.encode(), expected.encode()):
-            return None
-        msg = (
-            "Authorization Header is invalid"
-            if token
-            else "Missing Authorization Header"
-        )
-        log("WARNING", msg)
-        return Response(401 if not token else 403, content=msg)
 
     @override
     async def _forward_ws(self, url: URL) -> None:

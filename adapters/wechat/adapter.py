@@ -12,19 +12,15 @@ and shed past ``wechat_max_in_flight`` per bot; echoes of any type are matched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
 import json
 from typing import Any, cast
 
 import msgpack
 from nonebot.adapters import Adapter as BaseAdapter
-from nonebot.adapters.onebot.utils import get_auth_bearer
 from nonebot.adapters.onebot.v12 import Adapter as OneBotAdapter
 from nonebot.adapters.onebot.v12 import (
     ConnectMetaEvent,
     Event,
-    MessageEvent,
     MetaEvent,
     StatusUpdateMetaEvent,
 )
@@ -36,51 +32,25 @@ from nonebot.exception import WebSocketClosed
 from nonebot.utils import escape_tag
 from typing_extensions import override
 
-from adapters.qq.adapter import is_loopback
-from adapters.qq.guard import (
-    BusyNotifier,
-    EchoStore,
-    EntryGate,
-    RecentIds,
-    ThrottledLog,
-    claim_once,
-    validate_event,
-)
-from bot.exceptions import ConfigError
+from adapters.qq.guard import validate_event
+from adapters.qq.hardened import HardenedOneBot, Hardening
 from bot.platform import register_platform
 
 from .bot import Bot
 from .config import Config
 
-CLOSE_TIMEOUT = 2.0
 
-
-class Adapter(OneBotAdapter):
+class Adapter(HardenedOneBot, OneBotAdapter):
     """OneBot v12 for personal WeChat groups (reverse WebSocket)."""
 
     @override
     def __init__(self, driver: Driver, **kwargs: Any) -> None:
         BaseAdapter.__init__(self, driver, **kwargs)
-        self.wechat_config = type_validate_python(Config, model_dump(driver.config))
-        self.onebot_config = self.wechat_config.onebot()
-        if not self.wechat_config.wechat_access_token and not is_loopback(
-            driver.config.host
-        ):
-            raise ConfigError(
-                "adapters.wechat.access_token: required when server.host "
-                f"({driver.config.host}) is not a loopback address"
-            )
-        cfg = self.wechat_config
-        self.connections: dict[str, WebSocket] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.echoes = EchoStore()
-        self.recent = RecentIds()
-        self.gate = EntryGate(cfg.wechat_max_in_flight)
-        self.busy = BusyNotifier(
-            "wechat", mode=cfg.wechat_shed, cooldown=cfg.wechat_busy_cooldown
+        cfg = self.wechat_config = type_validate_python(
+            Config, model_dump(driver.config)
         )
-        self.bad_frames = ThrottledLog(self.get_name())
-        self._connected: dict[str, asyncio.Event] = {}
+        self.onebot_config = cfg.onebot()
+        self._harden(Hardening.of(cfg, "wechat"))
         self._setup()
         from .platform import platform
 
@@ -91,21 +61,6 @@ class Adapter(OneBotAdapter):
     def get_name(cls) -> str:
         return "WeChat"
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-    @override
-    async def _stop(self) -> None:
-        tasks = list(self.tasks) + list(self.busy.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(
-            *(asyncio.wait_for(t, timeout=10) for t in tasks), return_exceptions=True
-        )
-
     # ------------------------------------------------------------ connections
     def _attach(
         self,
@@ -115,18 +70,7 @@ class Adapter(OneBotAdapter):
         websocket: WebSocket,
         bots: dict[str, Bot],
     ) -> Bot:
-        old = self.connections.get(self_id)
-        self.connections[self_id] = websocket
-        if (
-            old is not None
-            and old is not websocket
-            and not any(c is old for c in self.connections.values())
-        ):
-            log(
-                "WARNING", f"Bot {escape_tag(self_id)} reconnected: old socket replaced"
-            )
-            self._spawn(self._close_quietly(old))
-        self._connected.setdefault(self_id, asyncio.Event()).set()
+        self._replace(self_id, websocket)
         bot = self.bots.get(self_id)
         if bot is None:
             bot = Bot(self, self_id, impl, platform)
@@ -134,29 +78,6 @@ class Adapter(OneBotAdapter):
             log("INFO", f"<y>Bot {escape_tag(self_id)}</y> connected")
         bots[self_id] = cast(Bot, bot)
         return cast(Bot, bot)
-
-    def _detach(self, self_id: str, websocket: WebSocket) -> None:
-        if self.connections.get(self_id) is not websocket:
-            return
-        del self.connections[self_id]
-        if event := self._connected.get(self_id):
-            event.clear()
-        if bot := self.bots.get(self_id):
-            self.bot_disconnect(bot)
-
-    @staticmethod
-    async def _close_quietly(websocket: WebSocket) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(1000, "replaced"), CLOSE_TIMEOUT)
-
-    async def _connection(self, self_id: str) -> WebSocket | None:
-        ws = self.connections.get(self_id)
-        grace = self.wechat_config.wechat_reconnect_grace
-        if ws is not None or self_id not in self._connected or grace <= 0:
-            return ws
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._connected[self_id].wait(), grace)
-        return self.connections.get(self_id)
 
     # ------------------------------------------------------------------ API
     @override
@@ -280,22 +201,6 @@ class Adapter(OneBotAdapter):
             if gated is not None:
                 self.gate.leave(gated)
 
-    async def _handle(self, bot: Bot, event: Event, gated: str | None) -> None:
-        try:
-            if isinstance(event, MessageEvent) and not await claim_once(
-                "wechat",
-                bot.self_id,
-                event.message_id,
-                self.wechat_config.wechat_dedup_ttl,
-            ):
-                return
-            await bot.handle_event(event)
-        except Exception as exc:
-            log("ERROR", f"handling an event failed: {exc!r}", exc)
-        finally:
-            if gated is not None:
-                self.gate.leave(gated)
-
     def shed(self, data: dict[str, Any], bot: Bot | None) -> None:
         detail = data.get("detail_type")
         target = data.get("group_id") if detail == "group" else data.get("user_id")
@@ -346,8 +251,7 @@ class Adapter(OneBotAdapter):
         finally:
             for self_id in list(bots):
                 self._detach(self_id, websocket)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT)
+            await self._close_quietly(websocket)
 
     def _hello(self, raw: str | bytes) -> str | None:
         """The implementation name from the ``connect`` meta event, else None."""
@@ -370,19 +274,3 @@ class Adapter(OneBotAdapter):
         except Exception as exc:  # stock code decodes the body without a guard
             self.bad_frames(f"rejected a bad HTTP event ({type(exc).__name__})")
             return Response(400, content="Invalid request body")
-
-    @override
-    def _check_access_token(self, request: Request) -> Response | None:
-        expected = self.wechat_config.wechat_access_token
-        if not expected:
-            return None
-        token = get_auth_bearer(request.headers.get("authorization")) or ""
-        if hmac.compare_digest(token.encode(), expected.encode()):
-            return None
-        msg = (
-            "Authorization Header is invalid"
-            if token
-            else "Missing Authorization Header"
-        )
-        log("WARNING", msg)
-        return Response(401 if not token else 403, content=msg)

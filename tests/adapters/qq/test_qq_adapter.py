@@ -101,6 +101,43 @@ async def test_same_event_three_times_answered_once(
         await peer.close()
 
 
+async def test_a_recall_notice_is_not_taken_for_a_repeat(
+    serve: Any, answerer: Answerer, memory_runtime: Any
+) -> None:
+    """Dedup claims message ids of messages only: a recall notice carries the id
+    of the message it recalls and must still reach the plugins."""
+    from nonebot import on_notice
+    from nonebot.adapters.onebot.v11 import GroupRecallNoticeEvent
+
+    recalled: list[int] = []
+    watcher = on_notice(priority=1)
+
+    @watcher.handle()
+    async def _(event: GroupRecallNoticeEvent) -> None:
+        recalled.append(event.message_id)
+
+    served = await serve(Adapter, cfg())
+    peer = await napcat(served)
+    try:
+        message = peer.group_message("soon recalled", message_id=777001)
+        await peer.send_event(message)
+        await peer.wait_sends(1)
+        await peer.send_event(
+            {
+                **peer._base("notice"),
+                "notice_type": "group_recall",
+                "group_id": message["group_id"],
+                "user_id": message["user_id"],
+                "operator_id": message["user_id"],
+                "message_id": 777001,
+            }
+        )
+        await eventually(lambda: recalled == [777001])
+    finally:
+        watcher.destroy()
+        await peer.close()
+
+
 async def test_two_instances_sharing_redis_answer_once(
     serve: Any, answerer: Answerer, redis_runtime: Any
 ) -> None:
