@@ -176,21 +176,11 @@ class Adapter(HardenedOneBot, OneBotAdapter):
         target = (
             data.get("group_id") if message_type == "group" else data.get("user_id")
         )
-        send = None
+        params = None
         if message_type in ("group", "private") and isinstance(target, int | str):
             key = "group_id" if message_type == "group" else "user_id"
-            text = self.qq_config.qq_busy_text
-
-            async def send() -> Any:
-                return await bot.call_api(
-                    "send_msg",
-                    message_type=message_type,
-                    message=[{"type": "text", "data": {"text": text}}],
-                    _timeout=5.0,
-                    **{key: target},
-                )
-
-        self.busy.shed(f"{bot.self_id}:{message_type}:{target}", send)
+            params = {"message_type": message_type, key: target}
+        self._shed(bot, f"{bot.self_id}:{message_type}:{target}", "send_msg", params)
 
     # ------------------------------------------------------------- transports
     @override

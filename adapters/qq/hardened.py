@@ -58,6 +58,8 @@ class OneBotBot(Protocol):
 
     async def handle_event(self, event: Any) -> None: ...
 
+    async def call_api(self, api: str, **data: Any) -> Any: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Hardening:
@@ -70,6 +72,7 @@ class Hardening:
     access_token: str | None
     max_in_flight: int
     shed: str
+    busy_text: str
     busy_cooldown: float
     dedup_ttl: float
     reconnect_grace: float
@@ -87,6 +90,7 @@ class Hardening:
             access_token=get("access_token"),
             max_in_flight=get("max_in_flight"),
             shed=get("shed"),
+            busy_text=get("busy_text"),
             busy_cooldown=get("busy_cooldown"),
             dedup_ttl=get("dedup_ttl"),
             reconnect_grace=get("reconnect_grace"),
@@ -154,6 +158,25 @@ class HardenedOneBot(BaseAdapter):
         finally:
             if gated is not None:
                 self.gate.leave(gated)
+
+    def _shed(
+        self,
+        bot: OneBotBot | None,
+        chat: str,
+        api: str,
+        params: dict[str, Any] | None,
+    ) -> None:
+        """Count a message shed in ``chat``; maybe answer "busy" by calling ``api``
+        with ``params`` (None: the event does not say where to answer)."""
+        send = None
+        if bot is not None and params is not None:
+            text = self.hardening.busy_text
+
+            async def send() -> Any:
+                message = [{"type": "text", "data": {"text": text}}]
+                return await bot.call_api(api, message=message, _timeout=5.0, **params)
+
+        self.busy.shed(chat, send)
 
     # ------------------------------------------------------------ connections
     def _replace(self, self_id: str, websocket: WebSocket) -> None:

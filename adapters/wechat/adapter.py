@@ -204,25 +204,11 @@ class Adapter(HardenedOneBot, OneBotAdapter):
     def shed(self, data: dict[str, Any], bot: Bot | None) -> None:
         detail = data.get("detail_type")
         target = data.get("group_id") if detail == "group" else data.get("user_id")
-        send = None
-        if (
-            bot is not None
-            and detail in ("group", "private")
-            and isinstance(target, str)
-        ):
+        params = None
+        if detail in ("group", "private") and isinstance(target, str):
             key = "group_id" if detail == "group" else "user_id"
-            text = self.wechat_config.wechat_busy_text
-
-            async def send() -> Any:
-                return await bot.call_api(
-                    "send_message",
-                    detail_type=detail,
-                    message=[{"type": "text", "data": {"text": text}}],
-                    _timeout=5.0,
-                    **{key: target},
-                )
-
-        self.busy.shed(f"{data.get('self')}:{detail}:{target}", send)
+            params = {"detail_type": detail, key: target}
+        self._shed(bot, f"{data.get('self')}:{detail}:{target}", "send_message", params)
 
     # ------------------------------------------------------------- transports
     @override
