@@ -121,3 +121,29 @@ async def test_golden_event(serve: Any, case: dict[str, Any]) -> None:
     served = await serve(Adapter, cfg())
     event = served.adapter.to_event(case["payload"], "ComWeChat")
     assert (type(event).__name__ if event else None) == case["class"]
+
+
+async def test_overload_is_shed_with_one_busy_answer_per_chat(
+    serve: Any, answerer: Any
+) -> None:
+    from bot.metrics import SHED
+
+    served = await serve(Adapter, cfg(wechat_max_in_flight=2, wechat_busy_cooldown=60))
+    answerer.delay = 1.0
+    shed_before = SHED.labels("wechat")._value.get()
+    peer = await bridge(served)
+    try:
+        for i in range(6):
+            await peer.send(peer.group_message(f"g{i}"))
+        await peer.wait_sends(3)
+        await asyncio.sleep(1.5)
+        texts = [(text_of(c), c["params"]) for c in peer.sends()]
+        busy_text = served.adapter.wechat_config.wechat_busy_text
+        busy = [params for text, params in texts if text == busy_text]
+        assert len([t for t, _ in texts if t.startswith("echo:")]) == 2
+        assert len(busy) == 1  # one per chat per cooldown
+        assert busy[0]["detail_type"] == "group"
+        assert busy[0]["group_id"] == "12345678@chatroom"
+        assert SHED.labels("wechat")._value.get() - shed_before == 4
+    finally:
+        await peer.close()
