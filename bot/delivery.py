@@ -16,7 +16,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.context import ReplyChunk, closing
 
@@ -187,6 +187,26 @@ async def deliver_whole(
     for piece in split_text(text, max_chars):
         await send(piece)
     return text
+
+
+async def deliver_configured(
+    stream: AsyncIterator[ReplyChunk], send: SendText, config: Any, prefix: str
+) -> str:
+    """Segments or whole, as an adapter's settings say: ``<prefix>_delivery``,
+    ``_min_interval``, ``_max_messages`` and ``_max_chars`` (QQ, WeChat, iLink)."""
+
+    def get(name: str) -> Any:
+        return getattr(config, f"{prefix}_{name}")
+
+    if get("delivery") == "whole":
+        return await deliver_whole(stream, send, max_chars=get("max_chars"))
+    return await deliver_segments(
+        stream,
+        send,
+        min_interval=get("min_interval"),
+        max_messages=get("max_messages"),
+        max_chars=get("max_chars"),
+    )
 
 
 async def collect(stream: AsyncIterator[ReplyChunk]) -> tuple[str, str]:

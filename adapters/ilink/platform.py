@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.qq.platform import is_superuser
 from bot.context import ChatContext
-from bot.delivery import deliver_segments, deliver_whole
+from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform
 
@@ -65,16 +65,7 @@ async def deliver(bot: Any, event: Any, ctx: ChatContext) -> None:
         MESSAGES_OUT.labels(PLATFORM).inc()
 
     try:
-        if config.ilink_delivery == "whole":
-            await deliver_whole(ctx.reply, send, max_chars=config.ilink_max_chars)
-        else:
-            await deliver_segments(
-                ctx.reply,
-                send,
-                min_interval=config.ilink_min_interval,
-                max_messages=config.ilink_max_messages,
-                max_chars=config.ilink_max_chars,
-            )
+        await deliver_configured(ctx.reply, send, config, "ilink")
     finally:
         if typing is not None:
             typing.cancel()

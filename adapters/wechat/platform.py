@@ -18,7 +18,7 @@ from nonebot.adapters.onebot.v12 import (
 
 from adapters.qq.platform import is_superuser, strip_prefix
 from bot.context import ChatContext
-from bot.delivery import deliver_segments, deliver_whole
+from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform
 
@@ -73,16 +73,7 @@ async def deliver(bot: Any, event: Any, ctx: ChatContext) -> None:
             )
         MESSAGES_OUT.labels(PLATFORM).inc()
 
-    if config.wechat_delivery == "whole":
-        await deliver_whole(ctx.reply, send, max_chars=config.wechat_max_chars)
-    else:
-        await deliver_segments(
-            ctx.reply,
-            send,
-            min_interval=config.wechat_min_interval,
-            max_messages=config.wechat_max_messages,
-            max_chars=config.wechat_max_chars,
-        )
+    await deliver_configured(ctx.reply, send, config, "wechat")
 
 
 def platform(adapter_name: str) -> Platform:
