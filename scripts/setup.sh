@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs FreeChat with its development tools. Idempotent: a
-# second run only reinstalls when pyproject.toml changed.
+# Creates .venv and installs FreeChat with its development tools, at the versions in
+# constraints.txt. Idempotent: a second run only reinstalls when pyproject.toml or
+# constraints.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +15,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.freechat-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> Installing FreeChat and its dependencies (first run: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
   # the CPU build of torch, pinned: any other spec pulls gigabytes of CUDA wheels
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev]" --config-settings editable_mode=compat
+  .venv/bin/python -m pip install -q -e ".[dev]" -c constraints.txt \
+    --config-settings editable_mode=compat
   echo "$want" > "$stamp"
 fi
