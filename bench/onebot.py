@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SELF_ID = 10001
 TOKEN = "bench-token"
-LEVELS = (0.5, 1.0, 2.0, 5.0)
+LEVELS: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
 #: --same-load: a finer sweep, as multiples of the first system's capacity
 SAME_LOAD_LEVELS = "0.3,0.4,0.5,0.6,0.7,0.8,1.0"
 #: messages kept in flight by the capacity probe (below the adapter's per-bot bound,
