@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from fc_plugin_helpers import private_event
+from fc_plugin_helpers import group_event, private_event
 
 from bot.chain import MiddlewareChain
 from bot.context import ChatContext, PromptMessage, ReplyChunk
@@ -298,12 +298,6 @@ async def test_reset_command_archives_the_context(
 async def test_persona_command_sets_shows_and_clears(
     app: Any, database: str, runtime: Callable[..., Any], history_chain: MiddlewareChain
 ) -> None:
-    from nonebot.adapters.onebot.v11 import (
-        GroupMessageEvent,
-        Message,
-    )
-    from nonebot.adapters.onebot.v11.event import Sender
-
     from bot.platform import Platform, register_platform
     from plugins.history import commands as persona
 
@@ -324,22 +318,7 @@ async def test_persona_command_sets_shows_and_clears(
         return private_event(7, text)
 
     def group(text: str, role: str) -> Any:
-        return GroupMessageEvent(
-            time=0,
-            self_id=1,
-            post_type="message",
-            sub_type="normal",
-            user_id=8,
-            message_type="group",
-            group_id=55,
-            message_id=2,
-            message=Message(text),
-            original_message=Message(text),
-            raw_message=text,
-            font=0,
-            sender=Sender(user_id=8, role=role),
-            to_me=True,
-        )
+        return group_event(8, 55, text, role)
 
     async def command(event: Any, answer: str) -> None:
         async with app.test_matcher(persona) as c:
