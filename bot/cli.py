@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from webui.auth import create_user
+    from bot.auth import create_user
 
     password = _read_password(args.password_stdin)
 
@@ -90,7 +90,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from webui.auth import create_api_token
+    from bot.auth import create_api_token
 
     async def go() -> str:
         return await create_api_token(args.user, name=args.name)

@@ -52,3 +52,17 @@ def get_platform(adapter: str) -> Platform | None:
 
 def platforms() -> list[Platform]:
     return list(_platforms.values())
+
+
+def strip_prefix(text: str, prefixes: list[str]) -> str | None:
+    """``text`` without the first matching prefix, or None when none matches."""
+    for prefix in prefixes:
+        if prefix and text.startswith(prefix):
+            return text[len(prefix) :].lstrip()
+    return None
+
+
+def is_superuser(bot: Any, platform: str, user_id: str) -> bool:
+    """Whether ``platform:user_id`` is in NoneBot's ``superusers``."""
+    superusers: set[str] = getattr(bot.config, "superusers", set()) or set()
+    return f"{platform}:{user_id}" in superusers

@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.auth import announce_setup_link, signing_key
 from bot.settings import Settings
 
 from .api import router
-from .auth import announce_setup_link, signing_key
 
 log = logging.getLogger(__name__)
 

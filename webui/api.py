@@ -8,13 +8,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot import __version__
+from bot import __version__, auth
 from bot.runtime import get_runtime
 from bot.settings import Settings
 from bot.store import flush_pending
 from bot.store.models import Conversation
 
-from . import auth
 from .exceptions import AuthError
 
 router = APIRouter(prefix="/api")

@@ -2,20 +2,18 @@
 
 ::
 
-    WebUIError
-    └── AuthError   bad credentials, session or token (maps to 401/403/429)
+    FreeChatError
+    ├── AuthError   (bot.auth) bad credentials, session or token: 401/403/429
+    └── WebUIError  the web app's own
 """
 
 from __future__ import annotations
 
+from bot.auth.exceptions import AuthError
 from bot.exceptions import FreeChatError
+
+__all__ = ["AuthError", "WebUIError"]
 
 
 class WebUIError(FreeChatError):
-    """Base of web app errors."""
-
-
-class AuthError(WebUIError):
-    def __init__(self, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.status = status
+    """Base of the web app's own errors."""

@@ -24,7 +24,7 @@ from nonebot.drivers import Driver
 from nonebot.utils import logger_wrapper
 from typing_extensions import override
 
-from adapters.qq.guard import BusyNotifier, EntryGate, RecentIds, claim_once
+from adapters.onebot.guard import BusyNotifier, EntryGate, RecentIds, claim_once
 from bot.platform import register_platform
 
 from . import store

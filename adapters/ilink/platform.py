@@ -8,11 +8,10 @@ import asyncio
 import contextlib
 from typing import Any
 
-from adapters.qq.platform import is_superuser
 from bot.context import ChatContext
 from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
-from bot.platform import Platform
+from bot.platform import Platform, is_superuser
 
 from .event import MessageEvent
 from .exception import ILinkError

@@ -28,12 +28,11 @@ from nonebot.message import handle_event
 from pydantic import ValidationError
 from typing_extensions import override
 
+from bot.auth import AuthError, user_for_api_token
 from bot.context import ChatContext, PromptMessage
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
-from webui.auth import user_for_api_token
-from webui.exceptions import AuthError
 
 from .event import ChatCompletionEvent
 from .protocol import ChatRequest, error_body

@@ -14,7 +14,7 @@ What changes against ``nonebot.adapters.onebot.v11.Adapter`` (the rest is kept):
 - API replies are matched by echo of any type, per adapter instance.
 
 The connection, admission and access parts are shared with the WeChat adapter in
-:mod:`adapters.qq.hardened`.
+:mod:`adapters.onebot.hardened`.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from nonebot.exception import WebSocketClosed
 from nonebot.utils import DataclassEncoder, escape_tag
 from typing_extensions import override
 
+from adapters.onebot.guard import ThrottledLog, validate_event
+from adapters.onebot.hardened import HardenedOneBot, Hardening
 from bot.platform import register_platform
 
 from .bot import Bot
 from .config import Config
-from .guard import ThrottledLog, validate_event
-from .hardened import HardenedOneBot, Hardening
 
 RECONNECT_INTERVAL = 3.0
 

@@ -20,22 +20,9 @@ from nonebot.adapters.onebot.v11 import (
 from bot.context import ChatContext
 from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
-from bot.platform import Platform
+from bot.platform import Platform, is_superuser, strip_prefix
 
 PLATFORM = "qq"
-
-
-def strip_prefix(text: str, prefixes: list[str]) -> str | None:
-    """``text`` without the first matching prefix, or None when none matches."""
-    for prefix in prefixes:
-        if prefix and text.startswith(prefix):
-            return text[len(prefix) :].lstrip()
-    return None
-
-
-def is_superuser(bot: Any, platform: str, user_id: str) -> bool:
-    superusers = getattr(bot.config, "superusers", set()) or set()
-    return f"{platform}:{user_id}" in superusers
 
 
 async def context_factory(bot: Any, event: Any) -> ChatContext | None:

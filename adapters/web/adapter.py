@@ -13,11 +13,11 @@ from nonebot.drivers import URL, ASGIMixin, Driver, WebSocket, WebSocketServerSe
 from nonebot.exception import WebSocketClosed
 from typing_extensions import override
 
+from bot import auth
+from bot.auth import AuthError
 from bot.context import ChatContext
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
-from webui import auth
-from webui.exceptions import AuthError
 
 from .bot import Bot
 from .connection import Connection

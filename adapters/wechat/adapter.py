@@ -32,8 +32,8 @@ from nonebot.exception import WebSocketClosed
 from nonebot.utils import escape_tag
 from typing_extensions import override
 
-from adapters.qq.guard import validate_event
-from adapters.qq.hardened import HardenedOneBot, Hardening
+from adapters.onebot.guard import validate_event
+from adapters.onebot.hardened import HardenedOneBot, Hardening
 from bot.platform import register_platform
 
 from .bot import Bot

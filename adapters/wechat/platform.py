@@ -16,11 +16,10 @@ from nonebot.adapters.onebot.v12 import (
     PrivateMessageEvent,
 )
 
-from adapters.qq.platform import is_superuser, strip_prefix
 from bot.context import ChatContext
 from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
-from bot.platform import Platform
+from bot.platform import Platform, is_superuser, strip_prefix
 
 PLATFORM = "wechat"
 

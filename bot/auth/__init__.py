@@ -1,0 +1,59 @@
+"""Authentication, a kernel service: users, argon2id passwords, JWT sessions with
+double-submit CSRF tokens, API keys, login rate limits and the one-time setup link.
+The web app, the OpenAI adapter and the CLI all use it; it knows no web framework."""
+
+from __future__ import annotations
+
+from .core import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    MIN_PASSWORD,
+    SESSION_COOKIE,
+    SETUP_TTL,
+    TOKEN_PREFIX,
+    Session,
+    announce_setup_link,
+    authenticate,
+    check_csrf,
+    check_login_rate,
+    create_api_token,
+    create_user,
+    hash_password,
+    issue_session,
+    needs_setup,
+    record_login_failure,
+    revoke_session,
+    signing_key,
+    use_setup_token,
+    user_for_api_token,
+    verify_password,
+    verify_session,
+)
+from .exceptions import AuthError
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "MIN_PASSWORD",
+    "SESSION_COOKIE",
+    "SETUP_TTL",
+    "TOKEN_PREFIX",
+    "AuthError",
+    "Session",
+    "announce_setup_link",
+    "authenticate",
+    "check_csrf",
+    "check_login_rate",
+    "create_api_token",
+    "create_user",
+    "hash_password",
+    "issue_session",
+    "needs_setup",
+    "record_login_failure",
+    "revoke_session",
+    "signing_key",
+    "use_setup_token",
+    "user_for_api_token",
+    "verify_password",
+    "verify_session",
+]
