@@ -12,7 +12,7 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,19 @@ class Subscription:
             await self._on_close(self)
 
 
+class Leases(Protocol):
+    """Where claims go when the shared state cannot take them: a store every
+    instance shares (the database, :class:`bot.store.claims.DatabaseClaims`), so
+    that a message is still handled once. Raises :class:`~bot.exceptions.StateError`
+    when it cannot answer either."""
+
+    async def lease(self, key: str, owner: str, ttl: float) -> bool: ...
+
+    async def renew(self, key: str, owner: str, ttl: float) -> bool: ...
+
+    async def release(self, key: str, owner: str) -> None: ...
+
+
 class StateStore(abc.ABC):
     """Async shared state. Keys are plain strings; implementations add a prefix."""
 
@@ -70,6 +83,21 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def claim(self, key: str, ttl: float) -> bool:
         """Claim ``key`` for ``ttl`` seconds; True for exactly one caller."""
+
+    @abc.abstractmethod
+    async def lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Claim ``key`` for ``owner`` for ``ttl`` seconds; True for exactly one
+        caller. Unlike :meth:`claim`, the holder can :meth:`renew` and
+        :meth:`release` it."""
+
+    @abc.abstractmethod
+    async def renew(self, key: str, owner: str, ttl: float) -> bool:
+        """Make ``owner``'s lease on ``key`` last ``ttl`` seconds from now; False
+        when it is no longer ``owner``'s (it expired and another caller took it)."""
+
+    @abc.abstractmethod
+    async def release(self, key: str, owner: str) -> None:
+        """Give up ``owner``'s lease on ``key`` (nothing if it is not theirs)."""
 
     @abc.abstractmethod
     async def get(self, key: str) -> str | None: ...
@@ -104,7 +132,8 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> bool:
-        """True when the backing service answers."""
+        """True when the backing service answers; never waits on a hung service
+        (what the last probe found)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -110,6 +110,25 @@ class MemoryState(StateStore):
         self._put(key, "1", now, ttl)
         return True
 
+    async def lease(self, key: str, owner: str, ttl: float) -> bool:
+        now = time.monotonic()
+        self._sweep(now)
+        if not self._expired(key, now):
+            return False
+        self._put(key, owner, now, ttl)
+        return True
+
+    async def renew(self, key: str, owner: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self._expired(key, now) or self._values[key] != owner:
+            return False
+        self._put(key, owner, now, ttl)
+        return True
+
+    async def release(self, key: str, owner: str) -> None:
+        if await self.get(key) == owner:
+            await self.delete(key)
+
     async def get(self, key: str) -> str | None:
         if self._expired(key, time.monotonic()):
             return None

@@ -1,9 +1,22 @@
 """Redis-backed shared state (``redis://``) for several instances.
 
-Decisions are atomic on the server: ``SET NX PX`` for claims, Lua for sliding windows
-and reservations. When Redis is unreachable, claims, counters and rate windows fall
-back to an in-process :class:`MemoryState` (``degraded`` is set and shows in
-``/ready``); reservations (token budgets) fail closed with :class:`StateError`.
+Decisions are atomic on the server: ``SET NX PX`` for claims and leases, Lua for
+sliding windows and reservations.
+
+Connections: a pooled connection that died (Redis restarted) is retried once on a
+fresh connection, and one idle for a while is checked before use, so a restart costs
+no refusals. A probe pings Redis every :attr:`RedisState.probe_interval` on its own
+connection; it alone decides when Redis is back, and :meth:`RedisState.ping` (what
+``/ready`` shows) answers from it at once, never waiting on a hung server.
+
+While Redis is unreachable, counters and rate windows fall back to an in-process
+:class:`MemoryState` (``degraded`` is set and shows in ``/ready``), reservations
+(token budgets) fail closed with :class:`StateError`, and claims and leases go to
+the ``durable`` store every instance shares (the database), never to process
+memory: a message is still handled once. For a while after an outage (as long as
+the claims taken meanwhile last, and at least :attr:`RedisState.recovery_window`),
+claims are taken in both, so those of the outage still count; a marker in Redis
+tells the other instances.
 """
 
 from __future__ import annotations
@@ -18,17 +31,44 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.exceptions import StateError
 
-from .base import RateResult, ReserveResult, StateStore, Subscription
+from .base import Leases, RateResult, ReserveResult, StateStore, Subscription
 from .memory import MemoryState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+#: the key that says "claims are also in the durable store"
+MARKER = "claims:durable"
+
+# KEYS[1] the claim, KEYS[2] the marker; ARGV: owner, ttl_ms
+_LEASE = """
+local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return {won and 1 or 0, redis.call('PTTL', KEYS[2])}
+"""
+
+# KEYS[1] the claim; ARGV: owner, ttl_ms. Absent (expired, or Redis restarted
+# empty) counts as still ours: nobody else holds it.
+_RENEW = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] the claim; ARGV: owner
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 # KEYS[1] window zset; ARGV: now_ms, window_ms, limit, member
 _HIT = """
@@ -71,16 +111,28 @@ return new
 
 
 class RedisState(StateStore):
-    """Shared state in Redis with a visible in-process fallback."""
+    """Shared state in Redis; see the module docstring for what happens while
+    Redis is away."""
 
-    #: after a failure, skip Redis for this long before trying again
-    retry_interval = 1.0
+    #: seconds between probes (they find Redis down, and back)
+    probe_interval = 0.5
+    #: a probe unanswered this long finds Redis down (a hung server)
+    probe_timeout = 1.0
+    #: after an outage, claims go to the durable store too for at least this long
+    recovery_window = 60.0
 
     def __init__(
-        self, url: str, *, prefix: str = "freechat:", max_connections: int = 512
+        self,
+        url: str,
+        *,
+        prefix: str = "freechat:",
+        max_connections: int = 512,
+        durable: Leases | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
+        #: where claims go while Redis is away (None: process memory, one instance)
+        self.durable = durable
         # a blocking pool: past max_connections callers wait for a free connection
         # (redis-py's default pool raises "Too many connections" at 100, which
         # would read as Redis being down and fail budgets closed under load)
@@ -91,49 +143,182 @@ class RedisState(StateStore):
             decode_responses=True,
             socket_timeout=2.0,
             socket_connect_timeout=2.0,
-            health_check_interval=10,
+            # a pooled socket idle this long is pinged before use
+            health_check_interval=5,
+            # a command that meets a dead pooled socket (Redis restarted) is sent
+            # again on a fresh one; only a second failure means "down"
+            retry=Retry(
+                ExponentialBackoff(cap=0.2, base=0.02),
+                retries=1,
+                supported_errors=(RedisConnectionError,),
+            ),
         )
         self._redis = aioredis.Redis.from_pool(pool)
+        self._probe_client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=self.probe_timeout,
+            socket_connect_timeout=self.probe_timeout,
+            # a dead socket (Redis restarted) is not an outage: one fresh try
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            single_connection_client=True,
+        )
         self._fallback = MemoryState()
-        self._down_until = 0.0
         self._hit = self._redis.register_script(_HIT)
         self._reserve = self._redis.register_script(_RESERVE)
         self._incr = self._redis.register_script(_INCR)
+        self._lease = self._redis.register_script(_LEASE)
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
         self._subs: set[Subscription] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prober: asyncio.Task[None] | None = None
+        self._probed = asyncio.Event()
+        #: until then (monotonic), claims go to the durable store as well
+        self._durable_until = 0.0
+        #: the longest claim the durable store took alone during this outage
+        self._outage_ttl = 0.0
 
     def _k(self, key: str) -> str:
         return self.prefix + key
+
+    # ------------------------------------------------------------ health
+    def _watch(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(self._probe_loop())
+
+    def _went_down(self, exc: BaseException) -> None:
+        if not self.degraded:
+            where = "the database" if self.durable else "this process"
+            log.warning(
+                "Redis unreachable (%s); claims go to %s, counters to memory, "
+                "budgets are refused",
+                exc,
+                where,
+            )
+        self.degraded = True
+
+    async def _probe(self) -> bool:
+        try:
+            return bool(
+                await asyncio.wait_for(
+                    self._probe_client.ping(), self.probe_timeout + 0.5
+                )
+            )
+        except (TimeoutError, *_DOWN) as exc:
+            if not self.degraded:
+                self._went_down(exc)
+            return False
+
+    async def _probe_loop(self) -> None:
+        while True:
+            ok = await self._probe()
+            if ok and self.degraded:
+                await self._recovered()
+            self._probed.set()
+            await asyncio.sleep(self.probe_interval)
+
+    async def _recovered(self) -> None:
+        window = max(self._outage_ttl, self.recovery_window)
+        self._durable_until = max(self._durable_until, time.monotonic() + window)
+        if self.durable is not None:
+            with contextlib.suppress(*_DOWN):
+                await self._redis.set(self._k(MARKER), "1", px=_ms(window))
+        self._outage_ttl = 0.0
+        self.degraded = False
+        log.warning("Redis is back")
 
     async def _call(
         self,
         op: Callable[[], Awaitable[T]],
         fallback: Callable[[], Awaitable[T]] | None,
     ) -> T:
-        if time.monotonic() >= self._down_until:
+        self._watch()
+        if not self.degraded:
             try:
-                result = await op()
+                return await op()
             except _DOWN as exc:
-                if not self.degraded:
-                    log.warning(
-                        "Redis unreachable (%s); using in-process fallback", exc
-                    )
-                self.degraded = True
-                self._down_until = time.monotonic() + self.retry_interval
-            else:
-                if self.degraded:
-                    log.warning("Redis is back")
-                self.degraded = False
-                return result
+                self._went_down(exc)
         if fallback is None:
             raise StateError("shared state (Redis) is unavailable")
         return await fallback()
 
-    async def claim(self, key: str, ttl: float) -> bool:
+    # ------------------------------------------------------ claims, leases
+    async def _take(self, key: str, owner: str, ttl: float) -> bool:
         async def op() -> bool:
-            return bool(await self._redis.set(self._k(key), "1", nx=True, px=_ms(ttl)))
+            won, marker = await self._lease(
+                keys=[self._k(key), self._k(MARKER)], args=[owner, _ms(ttl)]
+            )
+            if int(marker) > 0:  # another instance came through an outage
+                until = time.monotonic() + int(marker) / 1000
+                self._durable_until = max(self._durable_until, until)
+            return bool(won)
 
-        return await self._call(op, lambda: self._fallback.claim(key, ttl))
+        durable = self.durable
+        if durable is None:
+            return await self._call(op, lambda: self._fallback.lease(key, owner, ttl))
+        self._watch()
+        if not self.degraded:
+            try:
+                won = await op()
+            except _DOWN as exc:
+                self._went_down(exc)
+            else:
+                if not won or time.monotonic() >= self._durable_until:
+                    return won
+                # claims taken in the database during the outage still count
+                try:
+                    if await durable.lease(key, owner, ttl):
+                        return True
+                except StateError:
+                    return True  # Redis decided
+                with contextlib.suppress(*_DOWN):
+                    await self._release(keys=[self._k(key)], args=[owner])
+                return False
+        self._outage_ttl = max(self._outage_ttl, ttl)
+        self._durable_until = max(self._durable_until, time.monotonic() + ttl)
+        return await durable.lease(key, owner, ttl)
+
+    def _both(self) -> bool:
+        return self.durable is not None and (
+            self.degraded or time.monotonic() < self._durable_until
+        )
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        return await self._take(key, "1", ttl)
+
+    async def lease(self, key: str, owner: str, ttl: float) -> bool:
+        return await self._take(key, owner, ttl)
+
+    async def renew(self, key: str, owner: str, ttl: float) -> bool:
+        held = False
+        if not self.degraded:
+            try:
+                held = bool(
+                    await self._renew(keys=[self._k(key)], args=[owner, _ms(ttl)])
+                )
+            except _DOWN as exc:
+                self._went_down(exc)
+        if self.durable is None:
+            if self.degraded:
+                held = await self._fallback.renew(key, owner, ttl)
+            return held
+        if self._both():
+            if self.degraded:
+                self._outage_ttl = max(self._outage_ttl, ttl)
+                self._durable_until = max(self._durable_until, time.monotonic() + ttl)
+            held = await self.durable.renew(key, owner, ttl) or held
+        return held
+
+    async def release(self, key: str, owner: str) -> None:
+        if not self.degraded:
+            try:
+                await self._release(keys=[self._k(key)], args=[owner])
+            except _DOWN as exc:
+                self._went_down(exc)
+        if self.durable is None:
+            await self._fallback.release(key, owner)
+        elif self._both():
+            await self.durable.release(key, owner)
 
     async def get(self, key: str) -> str | None:
         async def op() -> str | None:
@@ -243,18 +428,22 @@ class RedisState(StateStore):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> bool:
-        try:
-            ok = bool(await self._redis.ping())
-        except _DOWN:
-            self.degraded = True
-            return False
-        self.degraded = False
-        self._down_until = 0.0
-        return ok
+        """What the probe found last (the first time, waits for the first probe
+        at most :attr:`probe_timeout`)."""
+        self._watch()
+        if not self._probed.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._probed.wait(), self.probe_timeout)
+        return not self.degraded
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         for sub in tuple(self._subs):
             await sub.close()
+        await self._probe_client.aclose()
         await self._redis.aclose()
 
 

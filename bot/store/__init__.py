@@ -70,15 +70,19 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 async def migrate(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
+    """Apply every pending migration to the database at ``url``; one process at
+    a time (:func:`bot.store.lock.migration_lock`)."""
     from tortoise.migrations.api import migrate as run_migrations
 
+    from .lock import migration_lock
+
     _ensure_sqlite_dir(url)
-    try:
-        await run_migrations(config=tortoise_config(url))
-    finally:
-        await Tortoise.close_connections()
-        await Tortoise._reset_apps()
+    async with migration_lock(url):
+        try:
+            await run_migrations(config=tortoise_config(url))
+        finally:
+            await Tortoise.close_connections()
+            await Tortoise._reset_apps()
 
 
 async def init_store(url: str, *, apply_migrations: bool = True) -> None:

@@ -166,3 +166,30 @@ async def test_memory_state_files_a_busy_key_once() -> None:
     assert len(filings) == 1
     assert sum("session" in keys for keys in state._due.values()) == 1
     assert (await state.hit("rl:day", 1000, 86400)).remaining == 1000 - 13
+
+
+async def test_lease_is_once_and_only_its_owner_renews_or_releases(
+    state: StateStore,
+) -> None:
+    results = await asyncio.gather(
+        *(state.lease("lease:1", f"owner{i}", 30) for i in range(20))
+    )
+    assert results.count(True) == 1
+    owner = f"owner{results.index(True)}"
+    assert not await state.renew("lease:1", "someone-else", 30)
+    await state.release("lease:1", "someone-else")
+    assert not await state.lease("lease:1", "late", 30)  # still held
+    assert await state.renew("lease:1", owner, 30)
+    await state.release("lease:1", owner)
+    assert await state.lease("lease:1", "late", 30)  # given back: free
+
+
+async def test_lease_expires_unless_renewed(state: StateStore) -> None:
+    assert await state.lease("lease:2", "a", 0.3)
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        assert await state.renew("lease:2", "a", 0.3)
+    assert not await state.lease("lease:2", "b", 0.3)
+    await asyncio.sleep(0.45)
+    assert await state.lease("lease:2", "b", 0.3)  # lapsed: another takes it
+    assert not await state.renew("lease:2", "a", 0.3)  # and the first lost it
