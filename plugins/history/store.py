@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -136,6 +137,22 @@ def exchange_rows(
             )
         )
     return rows
+
+
+#: what no database stores as text: lone surrogates (SQLite and asyncpg cannot
+#: encode them) and NUL (PostgreSQL refuses it)
+_INVALID = re.compile(r"[\ud800-\udfff\x00]")
+
+
+def repair_row(row: Message) -> bool:
+    """Replace invalid characters in ``row``'s texts by U+FFFD; True if any was."""
+    changed = False
+    for name in ("content", "reasoning", "platform_msg_id"):
+        value = getattr(row, name)
+        if isinstance(value, str) and _INVALID.search(value):
+            setattr(row, name, _INVALID.sub("\ufffd", value))
+            changed = True
+    return changed
 
 
 async def save_rows(rows: list[Message]) -> None:
