@@ -7,7 +7,12 @@ import asyncio
 import pytest
 
 from bot.context import ReplyChunk
-from bot.exceptions import LLMBadResponse, LLMTimeout, LLMUnavailable
+from bot.exceptions import (
+    LLMBadResponse,
+    LLMNotResponding,
+    LLMTimeout,
+    LLMUnavailable,
+)
 from bot.llm import LLMClient, StreamInfo, ThinkSplitter
 from bot.registry import Endpoint, StaticRegistry
 from bot.settings import LLMSettings
@@ -195,3 +200,82 @@ async def test_a_line_without_end_is_refused() -> None:
     finally:
         await llm.close()
         server.close()
+
+
+async def test_an_open_circuit_sends_nothing_but_probes(
+    openai_stub: OpenAIStub,
+) -> None:
+    """One endpoint, circuit open: messages are refused at once without a request,
+    except one probe per ``circuit_reset``; the probe's answer closes it."""
+    for _ in range(3):
+        openai_stub.script(status=503)
+    llm = client(openai_stub.base_url, circuit_failures=3, circuit_reset=0.5)
+    try:
+        for _ in range(3):
+            with pytest.raises(LLMUnavailable):
+                await drain(llm)
+        assert llm.circuit_open()
+        for _ in range(5):
+            with pytest.raises(LLMNotResponding):
+                await drain(llm)
+        assert len(openai_stub.requests) == 3  # nothing sent while open
+        await asyncio.sleep(0.6)
+        openai_stub.script(status=503)  # the first probe fails: open again
+        with pytest.raises(LLMUnavailable):
+            await drain(llm)
+        with pytest.raises(LLMNotResponding):
+            await drain(llm)
+        assert len(openai_stub.requests) == 4
+        await asyncio.sleep(0.6)
+        openai_stub.script("back")
+        assert "".join(c.text for c in await drain(llm)) == "back"
+        assert not llm.circuit_open()
+        assert "".join(c.text for c in await drain(llm)) == "Hello from the stub."
+    finally:
+        await llm.close()
+
+
+async def test_a_full_endpoint_refuses_at_once(openai_stub: OpenAIStub) -> None:
+    openai_stub.set_default("never", hang_after=0)
+    llm = client(openai_stub.base_url, max_in_flight_per_endpoint=2)
+    hung = [asyncio.create_task(drain(llm)) for _ in range(2)]
+    try:
+        assert await asyncio.to_thread(
+            openai_stub.wait_for, lambda: openai_stub.open_streams == 2, 5
+        )
+        async with asyncio.timeout(2):
+            with pytest.raises(LLMNotResponding):
+                await drain(llm)
+        assert len(openai_stub.requests) == 2
+    finally:
+        for task in hung:
+            task.cancel()
+        await asyncio.gather(*hung, return_exceptions=True)
+        await llm.close()
+
+
+async def test_ping_answers_at_once_while_the_model_hangs() -> None:
+    """/ready's model check: a model that accepts and never answers costs it no
+    more than half a second; once the check has timed out it says so."""
+    conns: list[asyncio.StreamWriter] = []
+
+    async def hang(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.append(writer)
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    llm = client(url)
+    loop = asyncio.get_running_loop()
+    try:
+        t0 = loop.time()
+        assert await llm.ping()  # nothing known yet: the circuit is closed
+        assert loop.time() - t0 < 1.0
+        await asyncio.sleep(3.5)  # the check times out (3 s) meanwhile
+        t0 = loop.time()
+        assert not await llm.ping()
+        assert loop.time() - t0 < 1.0
+    finally:
+        await llm.close()
+        server.close()
+        for w in conns:
+            w.close()
