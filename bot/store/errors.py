@@ -25,6 +25,9 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # a connection the server dropped mid-statement leaves the protocol in a
+    # state asyncpg reports with this one
+    asyncpg.InternalClientError,
 )
 
 
@@ -45,5 +48,6 @@ def is_transient(exc: BaseException) -> bool:
         | TimeoutError
         | sqlite3.Error
         | asyncpg.PostgresError
-        | asyncpg.InterfaceError,
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError,
     )

@@ -103,6 +103,10 @@ class Bumps:
 _bumps = Bumps()
 
 
+#: ends an answer the model broke off (its next prompts show it was cut short)
+PARTIAL_MARK = " [… interrupted 回答中断]"
+
+
 def exchange_rows(
     conversation_id: str,
     *,

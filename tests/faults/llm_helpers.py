@@ -13,6 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from bot.runtime import Runtime
+from bot.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,3 +66,29 @@ def _serve() -> None:
 
 if __name__ == "__main__":
     _serve()
+
+
+def load_plugins(*names: str) -> None:
+    """Load FreeChat plugins through NoneBot, as the app does (once each; NoneBot
+    must be initialised: the ``nonebug_init`` fixture)."""
+    import nonebot
+
+    for name in names:
+        if sys.modules.get(f"plugins.{name}") is None:
+            nonebot.load_plugin(f"plugins.{name}")
+
+
+def make_runtime(settings: Settings | None = None) -> Runtime:
+    """A runtime over in-process state and no model endpoint."""
+    from bot.llm import LLMClient
+    from bot.registry import StaticRegistry
+    from bot.state import MemoryState
+
+    settings = settings or Settings()
+    registry = StaticRegistry([])
+    return Runtime(
+        settings=settings,
+        state=MemoryState(),
+        llm=LLMClient(registry, settings.llm),
+        registry=registry,
+    )
