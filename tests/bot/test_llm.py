@@ -279,3 +279,49 @@ async def test_ping_answers_at_once_while_the_model_hangs() -> None:
         server.close()
         for w in conns:
             w.close()
+
+
+@pytest.mark.parametrize("style", ["segments", "stream"])
+async def test_a_stop_during_a_slow_send_closes_upstream_quickly(
+    openai_stub: OpenAIStub, style: str
+) -> None:
+    """The stop lands while the platform send is slow (not while waiting for the
+    next chunk): the upstream model request is still closed within 1 s."""
+    from bot.delivery import deliver_segments, deliver_stream
+
+    openai_stub.script("para one\n\npara two\n\n" * 50, delay=0.02, chunk_chars=4)
+    llm = client(openai_stub.base_url)
+    sending = asyncio.Event()
+
+    async def slow_send(_text: str) -> None:
+        sending.set()
+        await asyncio.sleep(30)  # the platform hangs on this message
+
+    class SlowSink:
+        async def update(self, text: str, delta: ReplyChunk) -> None:
+            await slow_send(text)
+
+        async def finish(self, text: str) -> None:
+            pass
+
+    stream = llm.stream([{"role": "user", "content": "x"}])
+    if style == "segments":
+        work = deliver_segments(stream, slow_send, min_interval=0)
+    else:
+        work = deliver_stream(stream, SlowSink())
+    task = asyncio.create_task(work)
+    try:
+        async with asyncio.timeout(5):
+            await sending.wait()
+        assert openai_stub.open_streams == 1
+        task.cancel()  # the user's stop
+        await asyncio.gather(task, return_exceptions=True)
+        t0 = asyncio.get_running_loop().time()
+        closed = await asyncio.to_thread(
+            openai_stub.wait_for, lambda: openai_stub.disconnects == 1, 5
+        )
+        assert closed
+        assert asyncio.get_running_loop().time() - t0 < 1.0
+    finally:
+        task.cancel()
+        await llm.close()
