@@ -146,18 +146,23 @@ async def test_concurrent_reservations_never_overspend(
     assert int(await state.get(qs[0].key) or 0) == 10_000
 
 
+async def count(msgs: list[dict[str, str]]) -> int:
+    return count_messages(msgs)
+
+
+#: two turns of 20 characters each (23 tokens each as the test server counts)
+FOUR_TURNS = [
+    PromptMessage("user", "a" * 20),
+    PromptMessage("assistant", "b" * 20),
+    PromptMessage("user", "c" * 20),
+    PromptMessage("assistant", "d" * 20),
+]
+
+
 async def test_trim_keeps_system_prompt_and_new_message(plugins_loaded: None) -> None:
     from plugins.token_budget.core import trim_history
 
-    async def count(msgs: list[dict[str, str]]) -> int:
-        return count_messages(msgs)
-
-    history = [
-        PromptMessage("user", "a" * 20),
-        PromptMessage("assistant", "b" * 20),
-        PromptMessage("user", "c" * 20),
-        PromptMessage("assistant", "d" * 20),
-    ]
+    history = FOUR_TURNS
     # system 10+3, message 5+3, each history message 23
     out = await trim_history("s" * 10, history, "hello", 21 + 23 * 2 + 5, count)
     assert out.history == history[2:]
@@ -560,14 +565,8 @@ async def test_trim_fits_the_window_when_history_ends_on_a_user_message(
     right, is a suffix of the history and starts on a user message."""
     from plugins.token_budget.core import trim_history
 
-    async def count(msgs: list[dict[str, str]]) -> int:
-        return count_messages(msgs)
-
     history = [
-        PromptMessage("user", "a" * 20),
-        PromptMessage("assistant", "b" * 20),
-        PromptMessage("user", "c" * 20),
-        PromptMessage("assistant", "d" * 20),
+        *FOUR_TURNS,
         PromptMessage("user", "e" * 20),  # its answer failed: none saved
     ]
     fixed = count_messages(
