@@ -7,7 +7,14 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from bot.store.models import Conversation, Message, SessionSetting
+from tortoise.exceptions import IntegrityError
+
+from bot.store.models import (
+    Conversation,
+    Message,
+    SessionConversation,
+    SessionSetting,
+)
 
 from .core import title_from
 
@@ -39,12 +46,29 @@ async def conversation_by_id(
 async def conversation_for_session(
     session_key: str, *, owner: str, platform: str, text: str
 ) -> Conversation:
-    """The session's current (not archived) conversation, created when missing."""
+    """The session's current (not archived) conversation, created when missing.
+
+    One per session key, and the database holds it to that: the session's
+    ``session_conversations`` row is its primary key, so of concurrent first
+    messages (two events at once, or two instances) one creates the link and the
+    others use the winner's conversation.
+    """
+    link = await SessionConversation.get_or_none(
+        session_key=session_key
+    ).select_related("conversation")
+    if link is not None and not link.conversation.archived:
+        return link.conversation
+    if link is not None:  # archived behind our back: start afresh
+        await SessionConversation.filter(
+            session_key=session_key, conversation_id=link.conversation_id
+        ).delete()
+    # a database from before the link table may hold the current one unlinked
     conv = (
         await Conversation.filter(session_key=session_key, archived=False)
         .order_by("-updated_at")
         .first()
     )
+    created = conv is None
     if conv is None:
         conv = await Conversation.create(
             id=str(uuid.uuid4()),
@@ -53,6 +77,16 @@ async def conversation_for_session(
             platform=platform,
             title=title_from(text),
         )
+    try:
+        await SessionConversation.create(session_key=session_key, conversation=conv)
+    except IntegrityError:
+        # another message won the race: its conversation is the session's
+        if created:
+            await Conversation.filter(id=conv.id).delete()
+        won = await SessionConversation.get(session_key=session_key).select_related(
+            "conversation"
+        )
+        return won.conversation
     return conv
 
 
@@ -173,6 +207,8 @@ async def save_rows(rows: list[Message]) -> None:
 
 async def archive_session(session_key: str) -> int:
     """Archive the session's conversations (``/reset``); returns how many."""
-    return await Conversation.filter(session_key=session_key, archived=False).update(
+    count = await Conversation.filter(session_key=session_key, archived=False).update(
         archived=True
     )
+    await SessionConversation.filter(session_key=session_key).delete()
+    return count
