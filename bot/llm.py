@@ -1,11 +1,22 @@
 """OpenAI-compatible streaming LLM client.
 
 Endpoints come from the registry; the least-busy healthy one is tried first, and a
-failing endpoint is skipped (its circuit opens after ``circuit_failures`` failures in a
-row, for ``circuit_reset`` seconds). Failover happens only before the first token:
-after that, an error ends the answer with :class:`LLMError`. Closing the stream (the
-user pressed stop, the socket went away, the task was cancelled) closes the upstream
-HTTP response at once.
+failing endpoint is skipped. Failover happens only before the first token: after
+that, an error ends the answer with :class:`LLMError`. Closing the stream (the user
+pressed stop, the socket went away, the task was cancelled) closes the upstream HTTP
+response at once.
+
+A hung model must not silence the bot:
+
+* a stall is noticed early: no bytes within ``first_token_timeout`` or between two
+  chunks within ``idle_timeout`` (7 s each by default) fails the request;
+* an endpoint's circuit opens after ``circuit_failures`` failures in a row. While it
+  is open nothing is sent there except one probe (a real request) every
+  ``circuit_reset`` seconds; the first answer closes it, so the bot is back within
+  about ``circuit_reset`` seconds of the model. With every circuit open a message is
+  refused at once (:class:`LLMNotResponding`), even with one endpoint;
+* at most ``max_in_flight_per_endpoint`` requests are in flight per endpoint; past
+  that a message is refused at once rather than queued for a slot.
 """
 
 from __future__ import annotations
@@ -22,7 +33,13 @@ import aiohttp
 
 from bot.context import ReplyChunk, Usage, closing
 
-from .exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
+from .exceptions import (
+    LLMBadResponse,
+    LLMError,
+    LLMNotResponding,
+    LLMTimeout,
+    LLMUnavailable,
+)
 from .registry import Endpoint, Registry
 from .settings import LLMSettings
 
@@ -36,6 +53,7 @@ MAX_SSE_LINE = 1 << 20
 @dataclass
 class _Health:
     failures: int = 0
+    #: 0: closed; else the circuit is open and the next probe is due at this time
     open_until: float = 0.0
     in_flight: int = 0
 
@@ -105,6 +123,8 @@ class LLMClient:
         # costs about half the CPU per request (measured with bench/onebot.py)
         self._session: aiohttp.ClientSession | None = None
         self._default_model: str | None = settings.model or None
+        self._ping_task: asyncio.Task[bool] | None = None
+        self._last_ping: bool | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -116,11 +136,20 @@ class LLMClient:
                     sock_connect=self.settings.connect_timeout,
                     sock_read=self.settings.idle_timeout,
                 ),
-                connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),
+                # requests are bounded per endpoint (max_in_flight_per_endpoint);
+                # a pool limit below that would queue them for a socket
+                connector=aiohttp.TCPConnector(
+                    limit=0,
+                    limit_per_host=self.settings.max_in_flight_per_endpoint,
+                    keepalive_timeout=30,
+                ),
             )
         return self._session
 
     async def close(self) -> None:
+        if self._ping_task is not None:
+            self._ping_task.cancel()
+            await asyncio.gather(self._ping_task, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 
@@ -128,31 +157,45 @@ class LLMClient:
         return self._health.setdefault(ep.key, _Health())
 
     def _candidates(self) -> list[Endpoint]:
+        """Closed circuits, least busy first, then open ones whose probe is due."""
         now = time.monotonic()
         eps = self.registry.endpoints()
-        healthy = [e for e in eps if self._health_of(e).open_until <= now]
-        # everything open: try the one whose circuit closes first rather than nothing
-        pool = healthy or sorted(eps, key=lambda e: self._health_of(e).open_until)[:1]
-        return sorted(pool, key=lambda e: self._health_of(e).in_flight)
+        closed = [e for e in eps if not self._health_of(e).open_until]
+        due = [e for e in eps if 0 < self._health_of(e).open_until <= now]
+        return sorted(closed, key=lambda e: self._health_of(e).in_flight) + due
+
+    def _admit(self, ep: Endpoint) -> bool:
+        """Take a slot on ``ep`` (or its next probe); False: send nothing there."""
+        h = self._health_of(ep)
+        if h.in_flight >= self.settings.max_in_flight_per_endpoint:
+            return False
+        if not h.open_until:
+            return True
+        now = time.monotonic()
+        if h.open_until > now:
+            return False
+        h.open_until = now + self.settings.circuit_reset  # the next probe
+        return True
 
     def _failed(self, ep: Endpoint, why: str) -> None:
         h = self._health_of(ep)
         h.failures += 1
         log.warning("LLM endpoint %s failed (%s)", ep.base_url, why)
-        if h.failures >= self.settings.circuit_failures:
+        if h.failures >= self.settings.circuit_failures and not h.open_until:
             h.open_until = time.monotonic() + self.settings.circuit_reset
             log.warning("LLM endpoint %s: circuit open", ep.base_url)
 
     def _succeeded(self, ep: Endpoint) -> None:
         h = self._health_of(ep)
+        if h.open_until:
+            log.warning("LLM endpoint %s: circuit closed", ep.base_url)
         h.failures = 0
         h.open_until = 0.0
 
     def circuit_open(self) -> bool:
         """True when every endpoint's circuit is open (or there is none)."""
-        now = time.monotonic()
         eps = self.registry.endpoints()
-        return not any(self._health_of(e).open_until <= now for e in eps)
+        return not any(not self._health_of(e).open_until for e in eps)
 
     async def default_model(self) -> str:
         """The configured model, or the first one the first endpoint lists."""
@@ -180,8 +223,26 @@ class LLMClient:
                 return self._default_model
         raise LLMUnavailable("no endpoint lists a model")
 
-    async def ping(self) -> bool:
-        """True when at least one endpoint answers ``GET /models``."""
+    async def ping(self, wait: float = 0.5) -> bool:
+        """True when at least one endpoint answers ``GET /models``.
+
+        Answers within ``wait`` seconds (``/ready`` must not hang on a hung model):
+        a check still out by then is left running, and the answer is what is known,
+        the last check's result and the circuits.
+        """
+        task = self._ping_task
+        if task is None or task.done():
+            task = self._ping_task = asyncio.create_task(self._ping(), name="llm-ping")
+        done, _ = await asyncio.wait({task}, timeout=wait)
+        if done:
+            return task.result()
+        return self._last_ping is not False and not self.circuit_open()
+
+    async def _ping(self) -> bool:
+        self._last_ping = await self._ping_endpoints()
+        return self._last_ping
+
+    async def _ping_endpoints(self) -> bool:
         for ep in self.registry.endpoints():
             try:
                 async with self.session.get(
@@ -220,11 +281,14 @@ class LLMClient:
         if user:
             body["user"] = user
         info.model = body["model"]
-        candidates = self._candidates()
-        if not candidates:
+        if not self.registry.endpoints():
             raise LLMUnavailable("no LLM endpoint is configured")
-        last_error: LLMError = LLMUnavailable("no LLM endpoint answered")
-        for ep in candidates:
+        last_error: LLMError = LLMNotResponding(
+            "every endpoint's circuit is open or its requests at the limit"
+        )
+        for ep in self._candidates():
+            if not self._admit(ep):
+                continue
             health = self._health_of(ep)
             health.in_flight += 1
             started = False

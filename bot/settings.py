@@ -88,13 +88,19 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.7, ge=0, le=2)
     context_window: int = Field(4096, ge=256)
-    #: seconds to wait for the first token / between tokens
-    first_token_timeout: float = Field(30.0, gt=0)
-    idle_timeout: float = Field(30.0, gt=0)
+    #: seconds to wait for the first bytes of an answer / between two chunks: a
+    #: hung model is noticed this early, so a user has an answer within 10 s
+    first_token_timeout: float = Field(7.0, gt=0)
+    idle_timeout: float = Field(7.0, gt=0)
     connect_timeout: float = Field(5.0, gt=0)
-    #: consecutive failures that open an endpoint's circuit, and for how long
+    #: consecutive failures that open an endpoint's circuit; while it is open no
+    #: request is sent there but one probe (a real request) every ``circuit_reset``
+    #: seconds, and the first answer closes it
     circuit_failures: int = Field(3, ge=1)
-    circuit_reset: float = Field(15.0, gt=0)
+    circuit_reset: float = Field(2.0, gt=0)
+    #: requests in flight per endpoint; past it a message is answered "the model
+    #: is not responding" at once instead of waiting for a slot
+    max_in_flight_per_endpoint: int = Field(256, ge=1)
 
 
 class RegistrySettings(BaseModel):

@@ -72,6 +72,21 @@ class Conversation(Model):
         table = "conversations"
 
 
+class SessionConversation(Model):
+    """A platform session's current conversation. The primary key holds it to one
+    per session key: concurrent first messages of a new group (two events at once,
+    or two instances) create one conversation, not several."""
+
+    session_key = fields.CharField(max_length=191, primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name=False, on_delete=fields.CASCADE
+    )
+    conversation_id: str
+
+    class Meta:
+        table = "session_conversations"
+
+
 class Message(Model):
     """One message of a conversation."""
 

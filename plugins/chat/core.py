@@ -14,6 +14,9 @@ from bot.metrics import ERRORS, IN_FLIGHT, LLM_TTFT
 
 log = logging.getLogger(__name__)
 
+#: what separates a partial answer from the error text that ends it
+ERROR_SEPARATOR = "\n\n⚠ "
+
 
 class Admission:
     """A non-blocking bound on work in flight: excess work is refused, not queued."""
@@ -45,9 +48,11 @@ async def model_stream(ctx: ChatContext, llm: LLMClient) -> AsyncIterator[ReplyC
         user=ctx.user_key,
         info=info,
     )
+    partial = False
     try:
         async with closing(upstream) as chunks:
             async for chunk in chunks:
+                partial = partial or bool(chunk.text)
                 yield chunk
         ctx.extra["finish_reason"] = info.finish_reason or "stop"
     except LLMError as exc:
@@ -55,7 +60,12 @@ async def model_stream(ctx: ChatContext, llm: LLMClient) -> AsyncIterator[ReplyC
         log.warning("model call failed for %s: %s", ctx.trace_id, exc)
         ctx.extra["finish_reason"] = "error"
         ctx.extra["error"] = str(exc)
-        yield ReplyChunk(text=exc.user_message)
+        # after part of an answer the error text is a paragraph of its own: the
+        # segment delivery sends it as a separate message, the others show it
+        # after a blank line, never glued to the last word
+        notice = (ERROR_SEPARATOR if partial else "") + exc.user_message
+        ctx.extra["error_text"] = notice
+        yield ReplyChunk(text=notice)
     finally:
         ctx.usage.prompt_tokens = info.usage.prompt_tokens
         ctx.usage.completion_tokens = info.usage.completion_tokens

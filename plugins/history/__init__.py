@@ -22,7 +22,6 @@ from nonebot import get_driver, get_plugin_config
 from nonebot.adapters import Bot, Event, Message
 from nonebot.plugin import PluginMetadata
 from nonebot.typing import T_State
-from tortoise.exceptions import BaseORMException
 
 from bot import orders
 from bot.chain import chain
@@ -31,6 +30,7 @@ from bot.context import ChatContext
 from bot.platform import get_platform
 from bot.runtime import get_runtime
 from bot.store import register_flusher
+from bot.store.errors import DB_ERRORS
 from bot.store.models import SessionSetting
 
 from .cache import SessionCache, publish_session_change
@@ -81,7 +81,7 @@ async def _reset(bot: Bot, event: Event) -> None:
     key = _session(ctx)
     try:
         count = await archive_session(key)
-    except (BaseORMException, OSError) as exc:
+    except DB_ERRORS as exc:
         log.error("/reset failed for %s: %s", key, exc)
         await commands.finish("Please try again later. 请稍后再试。")
     await publish_session_change(key)
@@ -112,7 +112,7 @@ async def _persona(bot: Bot, event: Event, arg: Message[Any]) -> None:
             session_key=key, defaults={"persona": value}
         )
         await publish_session_change(key)
-    except (BaseORMException, OSError) as exc:
+    except DB_ERRORS as exc:
         log.error("/persona failed for %s: %s", key, exc)
         await commands.finish("Please try again later. 请稍后再试。")
     await commands.finish(config.history_persona_set_message)

@@ -5,7 +5,9 @@ Before the model: the session's conversation (or the web conversation named in
 session's persona into ``ctx.system_prompt``. The user's message (already masked by
 the sensitive-word filter, which runs inside) is saved concurrently with the model
 call; the answer, exactly as the user saw it after the output filter, is saved when
-the stream ends, is stopped, or fails. Error texts are never saved as answers.
+the stream ends, is stopped, or fails: an answer the model broke off is saved as
+far as it came, followed by :data:`.store.PARTIAL_MARK`. Error texts are never
+saved as answers.
 Requests whose client keeps the conversation (``ctx.extra["stateless"]`` or
 ``ctx.extra["client_history"]``, set by the OpenAI-compatible adapter) pass through.
 """
@@ -16,12 +18,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-from tortoise.exceptions import BaseORMException
-
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 from bot.runtime import get_runtime
+from bot.store.errors import DB_ERRORS
 from bot.store.models import SessionSetting
+from bot.throttle import ThrottledLog
 
 from . import store
 from .cache import SessionCache
@@ -31,8 +33,8 @@ from .writer import HistoryWriter
 
 log = logging.getLogger(__name__)
 
-#: what a database write can raise (ValueError: text the driver cannot encode)
-_DB_ERRORS = (BaseORMException, OSError, ValueError)
+#: seconds a message waits for queued rows of its conversation to be written
+FLUSH_WAIT = 2.0
 
 
 async def _conversation_id(ctx: ChatContext, cache: SessionCache) -> str:
@@ -76,7 +78,10 @@ async def _recent_rows(
     if rows is not None:
         return rows
     if writer is not None and writer.pending(conversation_id):
-        await writer.flush()  # the database must hold what is queued for it
+        # the database must hold what is queued for it; while it is down this
+        # raises TimeoutError and the message is answered without context
+        async with asyncio.timeout(FLUSH_WAIT):
+            await writer.flush()
     mark = cache.save_mark(conversation_id)
     rows = await store.recent_rows(conversation_id, limit)
     # an exchange saved during the load may be missing from it: cache only if none
@@ -101,13 +106,18 @@ class Saver:
         reasoning: str,
         demo: bool,
     ) -> None:
-        """Save the user's message and, unless the model failed, the answer."""
-        answered = ctx.extra.get("finish_reason") != "error" and bool(text or reasoning)
+        """Save the user's message and the answer; an answer the model broke off
+        is saved as far as it came, marked partial; an error text never."""
+        answer: str | None = text
+        if ctx.extra.get("finish_reason") == "error":
+            answer = partial_answer(text, str(ctx.extra.get("error_text") or ""))
+        elif not (text or reasoning):
+            answer = None
         rows = store.exchange_rows(
             conversation_id,
             user_text=ctx.text,
             platform_msg_id=ctx.message_id,
-            answer=text if answered else None,
+            answer=answer,
             reasoning=reasoning,
             tokens=ctx.usage.completion_tokens,
             demo=demo,
@@ -120,9 +130,18 @@ class Saver:
             return
         try:
             await store.save_rows(rows)
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             self.cache.forget_recent([conversation_id])
             log.error("saving the exchange in %s failed: %s", conversation_id, exc)
+
+
+def partial_answer(text: str, error_text: str) -> str | None:
+    """What the model said before it failed, marked partial; None if nothing
+    (or the error text was changed on its way, so the two cannot be told apart)."""
+    if not error_text or not text.endswith(error_text):
+        return None
+    said = text[: len(text) - len(error_text)]
+    return said + store.PARTIAL_MARK if said.strip() else None
 
 
 async def record_reply(
@@ -160,6 +179,7 @@ def make_middleware(
     cache = cache or SessionCache(ttl=0)  # ttl 0: no caching
     saver = Saver(cache, writer)
     limit = 2 * config.history_max_turns
+    db_down = ThrottledLog(log)  # one line per 30 s, not one per message
 
     async def history(ctx: ChatContext, call_next: NextFn) -> None:
         if ctx.extra.get("stateless") or ctx.extra.get("client_history"):
@@ -183,9 +203,14 @@ def make_middleware(
         except store.ForbiddenConversation:
             ctx.respond(config.history_forbidden_message, reason="forbidden")
             return
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             # no database: answer without context rather than not at all
-            log.error("history unavailable for %s: %s", ctx.session_id, exc)
+            db_down.log(
+                logging.ERROR,
+                "history unavailable, answering without context (%s: %s)",
+                type(exc).__name__,
+                exc,
+            )
             await call_next()
             return
         ctx.extra["conversation_id"] = conv_id

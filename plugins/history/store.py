@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime
 
-from bot.store.models import Conversation, Message, SessionSetting
+from tortoise.exceptions import IntegrityError
+
+from bot.store.models import (
+    Conversation,
+    Message,
+    SessionConversation,
+    SessionSetting,
+)
 
 from .core import title_from
 
@@ -38,12 +46,29 @@ async def conversation_by_id(
 async def conversation_for_session(
     session_key: str, *, owner: str, platform: str, text: str
 ) -> Conversation:
-    """The session's current (not archived) conversation, created when missing."""
+    """The session's current (not archived) conversation, created when missing.
+
+    One per session key, and the database holds it to that: the session's
+    ``session_conversations`` row is its primary key, so of concurrent first
+    messages (two events at once, or two instances) one creates the link and the
+    others use the winner's conversation.
+    """
+    link = await SessionConversation.get_or_none(
+        session_key=session_key
+    ).select_related("conversation")
+    if link is not None and not link.conversation.archived:
+        return link.conversation
+    if link is not None:  # archived behind our back: start afresh
+        await SessionConversation.filter(
+            session_key=session_key, conversation_id=link.conversation_id
+        ).delete()
+    # a database from before the link table may hold the current one unlinked
     conv = (
         await Conversation.filter(session_key=session_key, archived=False)
         .order_by("-updated_at")
         .first()
     )
+    created = conv is None
     if conv is None:
         conv = await Conversation.create(
             id=str(uuid.uuid4()),
@@ -52,6 +77,16 @@ async def conversation_for_session(
             platform=platform,
             title=title_from(text),
         )
+    try:
+        await SessionConversation.create(session_key=session_key, conversation=conv)
+    except IntegrityError:
+        # another message won the race: its conversation is the session's
+        if created:
+            await Conversation.filter(id=conv.id).delete()
+        won = await SessionConversation.get(session_key=session_key).select_related(
+            "conversation"
+        )
+        return won.conversation
     return conv
 
 
@@ -102,6 +137,10 @@ class Bumps:
 _bumps = Bumps()
 
 
+#: ends an answer the model broke off (its next prompts show it was cut short)
+PARTIAL_MARK = " [… interrupted 回答中断]"
+
+
 def exchange_rows(
     conversation_id: str,
     *,
@@ -138,6 +177,22 @@ def exchange_rows(
     return rows
 
 
+#: what no database stores as text: lone surrogates (SQLite and asyncpg cannot
+#: encode them) and NUL (PostgreSQL refuses it)
+_INVALID = re.compile(r"[\ud800-\udfff\x00]")
+
+
+def repair_row(row: Message) -> bool:
+    """Replace invalid characters in ``row``'s texts by U+FFFD; True if any was."""
+    changed = False
+    for name in ("content", "reasoning", "platform_msg_id"):
+        value = getattr(row, name)
+        if isinstance(value, str) and _INVALID.search(value):
+            setattr(row, name, _INVALID.sub("\ufffd", value))
+            changed = True
+    return changed
+
+
 async def save_rows(rows: list[Message]) -> None:
     """Write one conversation's ``rows`` now, and bump its ``updated_at``."""
     if not rows:
@@ -152,6 +207,8 @@ async def save_rows(rows: list[Message]) -> None:
 
 async def archive_session(session_key: str) -> int:
     """Archive the session's conversations (``/reset``); returns how many."""
-    return await Conversation.filter(session_key=session_key, archived=False).update(
+    count = await Conversation.filter(session_key=session_key, archived=False).update(
         archived=True
     )
+    await SessionConversation.filter(session_key=session_key).delete()
+    return count

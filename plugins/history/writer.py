@@ -12,8 +12,13 @@ What it promises:
 * Order: rows are written in the order they were queued.
 * Nothing lost on a database hiccup: a batch that fails on a connection or
   operational error stays queued and is retried with backoff (0.2 s up to 5 s).
-  Only rows the database rejects for themselves (their conversation was deleted
-  meanwhile) are dropped, logged and counted.
+* One bad row never blocks the others: when a batch fails for any other reason
+  (text the driver cannot encode, such as a lone surrogate; a row whose
+  conversation was deleted meanwhile), its rows are written one by one. A row
+  that fails alone while the database answers is repaired once (lone surrogates
+  and NUL characters replaced) and retried; if it still fails it is dropped,
+  logged once and counted in ``freechat_history_dropped_total{reason="rejected"}``
+  (repairs in ``freechat_history_repaired_total``).
 * Bounded: past ``max_pending`` queued rows (the database down for long), the
   oldest are dropped with an error log and counted in
   ``freechat_history_dropped_total``.
@@ -33,12 +38,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
-from tortoise.exceptions import BaseORMException, IntegrityError
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from bot.store.errors import is_transient
 from bot.store.models import Conversation, Message
 
-from .store import Bumps
+from .store import Bumps, repair_row
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,11 @@ DROPPED = Counter(
     "freechat_history_dropped_total",
     "History messages not saved (queue full, or rejected by the database)",
     ["reason"],
+)
+
+REPAIRED = Counter(
+    "freechat_history_repaired_total",
+    "History messages saved after their text was repaired (lone surrogates, NUL)",
 )
 
 OnFlushed = Callable[[set[str]], Awaitable[None]]
@@ -156,18 +167,17 @@ class HistoryWriter:
             try:
                 await self._write_some()
                 delay = 0.0
-            except (BaseORMException, OSError) as exc:
+            except Exception as exc:  # the database is away: keep the rows queued
                 self.failures += 1
                 delay = min(5.0, max(0.2, delay * 2))
                 log.error(
-                    "history: writing %d queued messages failed (%s); retrying in %.1f s",
+                    "history: writing %d queued messages failed (%s: %s); "
+                    "retrying in %.1f s",
                     len(self._queue),
+                    type(exc).__name__,
                     exc,
                     delay,
                 )
-            except Exception:  # a bug: keep the writer alive, do not spin
-                log.exception("history writer failed")
-                delay = 5.0
 
     async def _write_some(self) -> None:
         batch = [self._queue[i] for i in range(min(self.max_batch, len(self._queue)))]
@@ -180,9 +190,10 @@ class HistoryWriter:
         try:
             await self._insert(batch, bump, now)
             self.batches += 1
-        except IntegrityError:
-            # a row the database rejects (its conversation was deleted meanwhile)
-            # must not hold the queue: write conversation by conversation
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # a row the database rejects for itself must not hold the queue
             await self._insert_each(batch, now)
         else:
             self._done(batch)
@@ -224,19 +235,47 @@ class HistoryWriter:
                 await Conversation.filter(id__in=bump).update(updated_at=now)
 
     async def _insert_each(self, batch: list[Message], now: datetime) -> None:
-        groups: dict[str, list[Message]] = {}
+        """Write ``batch`` row by row; a row that fails for itself is repaired
+        once, then dropped. A transient error (the database went away) stops
+        here and leaves the rest queued."""
+        database_ok = False
         for row in batch:
-            groups.setdefault(str(row.conversation_id), []).append(row)
-        for cid, rows in groups.items():
             try:
-                await self._insert(rows, [cid], now)
-            except IntegrityError as exc:
-                DROPPED.labels("rejected").inc(len(rows))
-                log.error(
-                    "history: %d messages of conversation %s rejected: %s",
-                    len(rows),
-                    cid,
-                    exc,
+                await self._insert([row], [str(row.conversation_id)], now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                # the row, or the database? a row is blamed only when the
+                # database answers a trivial query
+                if not database_ok:
+                    await connections.get("default").execute_query("SELECT 1")
+                    database_ok = True
+                await self._repair_or_drop(row, exc, now)
+            self._done([row])
+
+    async def _repair_or_drop(
+        self, row: Message, first: Exception, now: datetime
+    ) -> None:
+        if repair_row(row):
+            try:
+                await self._insert([row], [str(row.conversation_id)], now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                first = exc
+            else:
+                REPAIRED.inc()
+                log.warning(
+                    "history: a message of conversation %s was saved with its "
+                    "invalid characters replaced",
+                    row.conversation_id,
                 )
-            # written or rejected for good; any other error leaves the rest queued
-            self._done(rows)
+                return
+        DROPPED.labels("rejected").inc()
+        log.error(
+            "history: a %s message of conversation %s rejected (%s: %.200s)",
+            row.role,
+            row.conversation_id,
+            type(first).__name__,
+            first,
+        )

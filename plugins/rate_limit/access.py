@@ -2,6 +2,10 @@
 
 Lookups are cached for ``rate_limit_access_cache`` seconds; admins who ban, unban or
 switch call :func:`publish_access_change` so every instance drops its cache at once.
+
+When the database cannot be asked (down, starting up, shutting down, a dropped
+connection) the check fails open: the message is answered as if nobody were banned
+and the chat were on, and a warning is logged (at most once per 30 s).
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from tortoise.exceptions import BaseORMException
-
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext
 from bot.runtime import get_runtime
 from bot.state import FeedWatcher, StateStore
+from bot.store.errors import DB_ERRORS
 from bot.store.models import Ban, PluginSwitch
+from bot.throttle import ThrottledLog
 
 from .config import Config
 from .core import TTLCache, ban_active
@@ -83,15 +87,22 @@ class AccessService:
 
 
 def make_access_middleware(service: AccessService, config: Config) -> Middleware:
+    db_down = ThrottledLog(log)  # one line per 30 s, not one per message
+
     async def access(ctx: ChatContext, call_next: NextFn) -> None:
         if not ctx.is_admin:
             await service.start()
             try:
                 banned = await service.banned(ctx.user_key)
                 enabled = await service.chat_enabled(ctx.group_key)
-            except (BaseORMException, OSError) as exc:
+            except DB_ERRORS as exc:
                 # the database is down: let people talk rather than lock everyone out
-                log.warning("access check skipped (%s)", exc)
+                db_down.log(
+                    logging.WARNING,
+                    "access check skipped, the database failed (%s: %s)",
+                    type(exc).__name__,
+                    exc,
+                )
                 banned, enabled = False, True
             if banned:
                 log.info("banned user %s refused", ctx.user_key)

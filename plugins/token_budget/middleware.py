@@ -4,6 +4,11 @@ Trims the history to the context window, reserves ``prompt + max_tokens`` agains
 the user's and group's daily and monthly quotas, and wraps the answer so the
 reservation is settled to the real usage when the stream ends, fails or is
 stopped (in the wrapper's ``finally``, shielded from cancellation).
+
+Faults: the shared state (Redis) down fails closed (no reservation: the message is
+answered with ``token_budget_unavailable_message``); the database down while the
+per-user overrides are read fails to the configured limits. Each logs one line per
+30 s, not one per message.
 """
 
 from __future__ import annotations
@@ -13,14 +18,14 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from tortoise.exceptions import BaseORMException
-
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 from bot.exceptions import StateError
 from bot.runtime import get_runtime
 from bot.state import FeedWatcher, StateStore
+from bot.store.errors import DB_ERRORS
 from bot.store.models import BudgetOverride
+from bot.throttle import ThrottledLog
 
 from .config import Config
 from .core import (
@@ -53,6 +58,8 @@ class Overrides:
         self._table: dict[tuple[str, str], tuple[int | None, int | None]] | None = None
         self._expires = 0.0
         self._feed = FeedWatcher(CHANNEL, lambda _message: self._drop())
+        #: one line per 30 s while the database is down, not one per message
+        self._db_down = ThrottledLog(log)
 
     def _drop(self) -> None:
         self._table = None
@@ -70,8 +77,14 @@ class Overrides:
                 rows = await BudgetOverride.all().values_list(
                     "scope_kind", "scope_key", "daily_limit", "monthly_limit"
                 )
-            except (BaseORMException, OSError) as exc:
-                log.warning("budget overrides unavailable: %s", exc)
+            except DB_ERRORS as exc:
+                # the database is down: the configured limits apply meanwhile
+                self._db_down.log(
+                    logging.WARNING,
+                    "budget overrides unavailable, default limits apply (%s: %s)",
+                    type(exc).__name__,
+                    exc,
+                )
                 return default
             self._table = {(str(k), str(s)): (d, m) for k, s, d, m in rows}
             self._expires = now + self.ttl
@@ -132,6 +145,8 @@ def make_middleware(
     config: Config, counter: TokenCounter, overrides: Overrides
 ) -> Middleware:
     quota_cache = QuotaCache()
+    #: one line per 30 s while Redis is down, not one per message
+    state_down = ThrottledLog(log)
 
     async def token_budget(ctx: ChatContext, call_next: NextFn) -> None:
         rt = get_runtime()
@@ -179,7 +194,7 @@ def make_middleware(
         try:
             result = await reserve(rt.state, quotas, prompt_tokens + max_tokens)
         except StateError as exc:
-            log.error("budget reservation failed closed: %s", exc)
+            state_down.log(logging.ERROR, "budget reservation failed closed: %s", exc)
             ctx.respond(
                 config.token_budget_unavailable_message, reason="budget_unavailable"
             )

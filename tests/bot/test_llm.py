@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from bot.context import ReplyChunk
-from bot.exceptions import LLMBadResponse, LLMTimeout, LLMUnavailable
+from bot.exceptions import (
+    LLMBadResponse,
+    LLMNotResponding,
+    LLMTimeout,
+    LLMUnavailable,
+)
 from bot.llm import LLMClient, StreamInfo, ThinkSplitter
 from bot.registry import Endpoint, StaticRegistry
 from bot.settings import LLMSettings
@@ -124,6 +130,14 @@ async def test_cancel_closes_upstream_quickly(openai_stub: OpenAIStub) -> None:
         openai_stub.wait_for, lambda: openai_stub.open_streams == 1, 5
     )
     await asyncio.sleep(0.2)
+    await stop_and_see_upstream_closed(task, openai_stub)
+    await llm.close()
+
+
+async def stop_and_see_upstream_closed(
+    task: asyncio.Task[Any], openai_stub: OpenAIStub
+) -> None:
+    """Cancel ``task`` (the user's stop); the stub sees its request closed < 1 s."""
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     t0 = asyncio.get_running_loop().time()
@@ -132,7 +146,6 @@ async def test_cancel_closes_upstream_quickly(openai_stub: OpenAIStub) -> None:
     )
     assert closed
     assert asyncio.get_running_loop().time() - t0 < 1.0
-    await llm.close()
 
 
 async def test_no_endpoint_is_a_clear_error() -> None:
@@ -195,3 +208,121 @@ async def test_a_line_without_end_is_refused() -> None:
     finally:
         await llm.close()
         server.close()
+
+
+async def test_an_open_circuit_sends_nothing_but_probes(
+    openai_stub: OpenAIStub,
+) -> None:
+    """One endpoint, circuit open: messages are refused at once without a request,
+    except one probe per ``circuit_reset``; the probe's answer closes it."""
+    for _ in range(3):
+        openai_stub.script(status=503)
+    llm = client(openai_stub.base_url, circuit_failures=3, circuit_reset=0.5)
+    try:
+        for _ in range(3):
+            with pytest.raises(LLMUnavailable):
+                await drain(llm)
+        assert llm.circuit_open()
+        for _ in range(5):
+            with pytest.raises(LLMNotResponding):
+                await drain(llm)
+        assert len(openai_stub.requests) == 3  # nothing sent while open
+        await asyncio.sleep(0.6)
+        openai_stub.script(status=503)  # the first probe fails: open again
+        with pytest.raises(LLMUnavailable):
+            await drain(llm)
+        with pytest.raises(LLMNotResponding):
+            await drain(llm)
+        assert len(openai_stub.requests) == 4
+        await asyncio.sleep(0.6)
+        openai_stub.script("back")
+        assert "".join(c.text for c in await drain(llm)) == "back"
+        assert not llm.circuit_open()
+        assert "".join(c.text for c in await drain(llm)) == "Hello from the stub."
+    finally:
+        await llm.close()
+
+
+async def test_a_full_endpoint_refuses_at_once(openai_stub: OpenAIStub) -> None:
+    openai_stub.set_default("never", hang_after=0)
+    llm = client(openai_stub.base_url, max_in_flight_per_endpoint=2)
+    hung = [asyncio.create_task(drain(llm)) for _ in range(2)]
+    try:
+        assert await asyncio.to_thread(
+            openai_stub.wait_for, lambda: openai_stub.open_streams == 2, 5
+        )
+        async with asyncio.timeout(2):
+            with pytest.raises(LLMNotResponding):
+                await drain(llm)
+        assert len(openai_stub.requests) == 2
+    finally:
+        for task in hung:
+            task.cancel()
+        await asyncio.gather(*hung, return_exceptions=True)
+        await llm.close()
+
+
+async def test_ping_answers_at_once_while_the_model_hangs() -> None:
+    """/ready's model check: a model that accepts and never answers costs it no
+    more than half a second; once the check has timed out it says so."""
+    conns: list[asyncio.StreamWriter] = []
+
+    async def hang(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.append(writer)
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    llm = client(url)
+    loop = asyncio.get_running_loop()
+    try:
+        t0 = loop.time()
+        assert await llm.ping()  # nothing known yet: the circuit is closed
+        assert loop.time() - t0 < 1.0
+        await asyncio.sleep(3.5)  # the check times out (3 s) meanwhile
+        t0 = loop.time()
+        assert not await llm.ping()
+        assert loop.time() - t0 < 1.0
+    finally:
+        await llm.close()
+        server.close()
+        for w in conns:
+            w.close()
+
+
+@pytest.mark.parametrize("style", ["segments", "stream"])
+async def test_a_stop_during_a_slow_send_closes_upstream_quickly(
+    openai_stub: OpenAIStub, style: str
+) -> None:
+    """The stop lands while the platform send is slow (not while waiting for the
+    next chunk): the upstream model request is still closed within 1 s."""
+    from bot.delivery import deliver_segments, deliver_stream
+
+    openai_stub.script("para one\n\npara two\n\n" * 50, delay=0.02, chunk_chars=4)
+    llm = client(openai_stub.base_url)
+    sending = asyncio.Event()
+
+    async def slow_send(_text: str) -> None:
+        sending.set()
+        await asyncio.sleep(30)  # the platform hangs on this message
+
+    class SlowSink:
+        async def update(self, text: str, delta: ReplyChunk) -> None:
+            await slow_send(text)
+
+        async def finish(self, text: str) -> None:
+            pass
+
+    stream = llm.stream([{"role": "user", "content": "x"}])
+    if style == "segments":
+        work = deliver_segments(stream, slow_send, min_interval=0)
+    else:
+        work = deliver_stream(stream, SlowSink())
+    task = asyncio.create_task(work)
+    try:
+        async with asyncio.timeout(5):
+            await sending.wait()
+        assert openai_stub.open_streams == 1
+        await stop_and_see_upstream_closed(task, openai_stub)
+    finally:
+        task.cancel()
+        await llm.close()

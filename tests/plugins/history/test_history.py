@@ -4,6 +4,7 @@ the user saw, nothing for blocked input or failed answers, restarts, /reset."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from fc_plugin_helpers import group_event, private_event
 from bot.chain import MiddlewareChain
 from bot.context import ChatContext, PromptMessage, ReplyChunk
 from bot.state import MemoryState
+from tests.fakes.openai_stub import OpenAIStub
 
 
 def test_session_keys_match_the_context_default(plugins_loaded: None) -> None:
@@ -371,3 +373,53 @@ async def test_group_mode(
     else:
         assert [s for s, _ in convs] == ["qq:g1:user:a", "qq:g1:user:b"]
         assert convs[0][1] != convs[1][1]
+
+
+async def test_an_answer_the_model_breaks_off_is_kept_apart_and_saved_partial(
+    database: str,
+    runtime: Callable[..., Any],
+    history_chain: MiddlewareChain,
+    openai_stub: OpenAIStub,
+) -> None:
+    """D9: the real model step, the model stalls after part of an answer: the
+    error is a message of its own (segments), never glued to the last word, and
+    history keeps what was said, marked partial, without the error text."""
+    import nonebot
+
+    from bot.delivery import deliver_segments
+    from bot.exceptions import LLMTimeout
+    from bot.llm import LLMClient
+    from bot.registry import Endpoint, StaticRegistry
+    from bot.settings import LLMSettings
+
+    if sys.modules.get("plugins.chat") is None:
+        nonebot.load_plugin("plugins.chat")
+    from plugins.chat.core import model_stream
+    from plugins.history.store import PARTIAL_MARK
+
+    runtime(MemoryState())
+    openai_stub.script("Hello there and more", chunk_chars=11, hang_after=1)
+    llm = LLMClient(
+        StaticRegistry([Endpoint(openai_stub.base_url)]),
+        LLMSettings(model="stub-model", idle_timeout=0.5),
+    )
+
+    async def terminal(c: ChatContext) -> None:
+        c.reply = model_stream(c, llm)
+
+    ctx = ChatContext(platform="qq", user_id="7", text="tell me")
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    try:
+        await history_chain.run(ctx, terminal)
+        await deliver_segments(ctx.reply, send, min_interval=0)
+    finally:
+        await llm.close()
+    assert sent == ["Hello there", "⚠ " + LLMTimeout.user_message]
+    assert await messages(ctx.extra["conversation_id"]) == [
+        ("user", "tell me"),
+        ("assistant", "Hello there" + PARTIAL_MARK),
+    ]

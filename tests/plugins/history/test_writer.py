@@ -200,3 +200,58 @@ async def test_a_save_during_a_load_keeps_the_load_out_of_the_cache(
     # without a save meanwhile the load is cached
     assert await _recent_rows(cid, 4, cache, None) == []
     assert cache.recent(cid, 4) == []
+
+
+async def test_a_row_the_driver_cannot_encode_does_not_block_the_others(
+    database: str, plugins_loaded: None
+) -> None:
+    """A lone surrogate (straight into the writer: the edge sanitises text, the
+    writer must not rely on it) is repaired and saved; the rows after it are saved,
+    and in order; nothing is retried for ever."""
+    from plugins.history.store import exchange_rows
+    from plugins.history.writer import REPAIRED, HistoryWriter
+
+    cid = await new_conversation()
+    writer = HistoryWriter()
+    await writer.start()
+    before = REPAIRED._value.get()
+    try:
+        writer.add(exchange(cid, 1))
+        writer.add(
+            exchange_rows(
+                cid, user_text="x \ud83d y", platform_msg_id="2", answer="a\x002"
+            )
+        )
+        for i in range(3, 6):
+            writer.add(exchange(cid, i))
+        async with asyncio.timeout(10):
+            await writer.flush()
+        # PostgreSQL refuses NUL too (repaired there); SQLite stores it
+        nul = "a\ufffd2" if database.startswith("postgres") else "a\x002"
+        assert await stored(cid) == [
+            "q1",
+            "a1",
+            "x \ufffd y",
+            nul,
+            *[x for i in range(3, 6) for x in (f"q{i}", f"a{i}")],
+        ]
+        assert REPAIRED._value.get() - before >= 1
+        assert writer.failures == 0  # never held as a failing batch
+    finally:
+        await writer.stop()
+
+
+async def test_a_bad_row_at_the_head_does_not_stop_shutdown_from_writing(
+    database: str, plugins_loaded: None
+) -> None:
+    from plugins.history.store import exchange_rows
+    from plugins.history.writer import HistoryWriter
+
+    cid = await new_conversation()
+    writer = HistoryWriter(stop_timeout=10)
+    writer.add(exchange_rows(cid, user_text="\udfff", platform_msg_id=None, answer="a"))
+    for i in range(20):
+        writer.add(exchange(cid, i))
+    await writer.start()
+    await writer.stop()
+    assert len(await stored(cid)) == 42

@@ -146,18 +146,23 @@ async def test_concurrent_reservations_never_overspend(
     assert int(await state.get(qs[0].key) or 0) == 10_000
 
 
+async def count(msgs: list[dict[str, str]]) -> int:
+    return count_messages(msgs)
+
+
+#: two turns of 20 characters each (23 tokens each as the test server counts)
+FOUR_TURNS = [
+    PromptMessage("user", "a" * 20),
+    PromptMessage("assistant", "b" * 20),
+    PromptMessage("user", "c" * 20),
+    PromptMessage("assistant", "d" * 20),
+]
+
+
 async def test_trim_keeps_system_prompt_and_new_message(plugins_loaded: None) -> None:
     from plugins.token_budget.core import trim_history
 
-    async def count(msgs: list[dict[str, str]]) -> int:
-        return count_messages(msgs)
-
-    history = [
-        PromptMessage("user", "a" * 20),
-        PromptMessage("assistant", "b" * 20),
-        PromptMessage("user", "c" * 20),
-        PromptMessage("assistant", "d" * 20),
-    ]
+    history = FOUR_TURNS
     # system 10+3, message 5+3, each history message 23
     out = await trim_history("s" * 10, history, "hello", 21 + 23 * 2 + 5, count)
     assert out.history == history[2:]
@@ -513,3 +518,77 @@ async def test_two_processes_sharing_redis_never_overspend(
         assert int(await control._redis.get(keys[0])) == limit
     finally:
         await control.close()
+
+
+async def test_a_message_too_long_alone_is_refused_without_model_or_reservation(
+    plugins_loaded: None, runtime: Callable[..., Any]
+) -> None:
+    """The system prompt and the message alone exceed the context window: the
+    middleware answers itself; the model is never called and nothing is reserved
+    (or left reserved) against the quota."""
+    from plugins.token_budget.config import Config
+    from plugins.token_budget.tokens import TokenCounter
+
+    state = MemoryState()
+    runtime(state, Settings(llm={"max_tokens": 50, "context_window": 300}))
+    config = Config(token_budget_user_daily=1_000_000)
+    counter = TokenCounter(mode="estimate")
+    chain, overrides = budget_chain(config, counter)
+    calls: list[ChatContext] = []
+    inner = model(["never"], (1, 1))
+
+    async def terminal(ctx: ChatContext) -> None:
+        calls.append(ctx)
+        await inner(ctx)
+
+    try:
+        ctx = await run(chain, terminal, text="x " * 2000)
+        assert ctx.stopped_by == "too_long"
+        assert ctx.extra["out"] == config.token_budget_too_long_message
+        assert calls == []
+        assert await used(state, "qq:u") == 0
+        # a message that fits goes through (the refusal was about its length)
+        ctx = await run(chain, terminal, text="short")
+        assert ctx.stopped_by is None
+        assert len(calls) == 1
+    finally:
+        await overrides.stop()
+        await counter.close()
+
+
+@pytest.mark.parametrize("budget_left", [0, 10, 23, 30, 46, 50, 69, 100])
+async def test_trim_fits_the_window_when_history_ends_on_a_user_message(
+    plugins_loaded: None, budget_left: int
+) -> None:
+    """A failed earlier turn leaves the history ending on a user message (no
+    answer saved): whatever the budget, the kept prompt fits it, is counted
+    right, is a suffix of the history and starts on a user message."""
+    from plugins.token_budget.core import trim_history
+
+    history = [
+        *FOUR_TURNS,
+        PromptMessage("user", "e" * 20),  # its answer failed: none saved
+    ]
+    fixed = count_messages(
+        [{"role": "system", "content": "s" * 10}, {"role": "user", "content": "hi"}]
+    )
+    budget = fixed + budget_left
+    out = await trim_history("s" * 10, history, "hi", budget, count)
+    assert not out.too_long
+    prompt = [
+        {"role": "system", "content": "s" * 10},
+        *(m.as_dict() for m in out.history),
+        {"role": "user", "content": "hi"},
+    ]
+    real = fixed + sum(count_messages([m.as_dict()]) for m in out.history)
+    assert out.prompt_tokens == real <= budget
+    assert count_messages(prompt) <= budget
+    assert out.history == history[len(history) - len(out.history) :]
+    assert not out.history or out.history[0].role == "user"
+    # nothing was dropped that would have fitted: one more user-led suffix exceeds
+    longer = [i for i in range(len(history)) if history[i].role == "user"]
+    start = len(history) - len(out.history)
+    earlier = [i for i in longer if i < start]
+    if earlier:
+        extra = sum(count_messages([m.as_dict()]) for m in history[earlier[-1] :])
+        assert fixed + extra > budget
