@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "keywords",
     "history",
     "token_budget",
+    "scheduler",
 )
 
 
