@@ -159,3 +159,73 @@ async def test_two_instances_sharing_redis_and_postgres_fire_each_run_once(
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_prompt_job_goes_through_the_whole_chain(
+    bot_process: Any, openai_stub: Any, redis_url: str, tmp_path: Any
+) -> None:
+    """Persona (the system prompt) and the prompt reach the model, the group's
+    budget is charged, the answer's listed word is masked before it is sent."""
+    words = tmp_path / "words"
+    words.mkdir()
+    (words / "banned.txt").write_text("badword\n")
+    group = 700000 + int(uuid.uuid4().int % 99_999)
+    openai_stub.set_default("Morning news: badword happened.")
+    plugins: dict[str, Any] = {name: {} for name in DEFAULT_PLUGINS}
+    plugins["sensitive_words"] = {"dirs": [str(words)], "default_action": "mask"}
+    bp = await bot_process(
+        qq(
+            state={"url": redis_url},
+            llm={"system_prompt": "You are Mimi, the group's cat."},
+            plugins=plugins,
+        )
+    )
+    peer = await connect(bp)
+    name = f"news-{uuid.uuid4().hex[:8]}"
+    try:
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(
+            bp.cli,
+            "schedule",
+            "add",
+            "--cron",
+            "0 0 1 1 *",
+            "--target",
+            f"qq:group:{group}",
+            "--prompt",
+            "今天的早报",
+            "--name",
+            name,
+        )
+        await asyncio.to_thread(bp.cli, "schedule", "run-now", name)
+
+        def texts() -> list[str]:
+            return [
+                f["params"]["message"][0]["data"]["text"]
+                for _, f in peer.arrived
+                if f["action"] == "send_group_msg" and f["params"]["group_id"] == group
+            ]
+
+        await eventually(lambda: bool(texts()), 30)
+        await asyncio.sleep(1.0)
+        assert texts() == ["Morning news: ******* happened."]
+        request = openai_stub.requests[-1]
+        assert request["messages"][0] == {
+            "role": "system",
+            "content": "You are Mimi, the group's cat.",
+        }
+        assert request["messages"][-1] == {"role": "user", "content": "今天的早报"}
+        import redis.asyncio as redis
+
+        client = redis.from_url(redis_url)
+        try:
+            keys = [
+                k async for k in client.scan_iter(f"freechat:budget:group:qq:{group}:*")
+            ]
+            used = [int(await client.get(k) or 0) for k in keys]
+        finally:
+            await client.aclose()
+        assert keys
+        assert all(u > 0 for u in used), used
+    finally:
+        await peer.close()
