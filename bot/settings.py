@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "history",
     "token_budget",
     "scheduler",
+    "alerts",
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shlex
 
-from nonebot import get_driver, get_plugin_config, require
+from nonebot import get_driver, get_plugin, get_plugin_config, require
 from nonebot.adapters import Bot, Event
 from nonebot.permission import SUPERUSER
 from nonebot.plugin import PluginMetadata
@@ -50,9 +50,12 @@ driver = get_driver()
 
 
 async def _alert(text: str) -> None:
-    from .alerts import notify_superusers
-
-    await notify_superusers(text)
+    """Through the alerts plugin when it is enabled; the log otherwise."""
+    alerts = get_plugin("alerts")
+    if alerts is None or alerts.module is None:
+        log.error("scheduler alert (the alerts plugin is off): %s", text)
+        return
+    await alerts.module.notify_superusers(text)
 
 
 service = SchedulerService(scheduler, config, generate, _alert)

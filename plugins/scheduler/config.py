@@ -23,6 +23,3 @@ class Config(BaseModel):
     #: proactive messages per target within send_window seconds (every sender)
     scheduler_send_limit: int = Field(default=20, ge=1)
     scheduler_send_window: float = Field(default=60.0, gt=0)
-    #: where alerts go besides superusers' own chats (``qq:12345`` superusers are
-    #: reached directly): e.g. ``wecom:app:app1:user:zhangsan``, ``wecom:robot:ops``
-    scheduler_alert_targets: list[str] = Field(default_factory=list)

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.llm import LLMClient
-from bot.registry import StaticRegistry
-from bot.runtime import Runtime, get_runtime, has_runtime, set_runtime
+from bot.runtime import Runtime
 from bot.send import SendError, Target, register_sender
-from bot.settings import Settings
 from bot.state import MemoryState
+from tests.bot.send_harness import send_runtime
+
+__all__ = ["send_runtime"]
 
 
 @pytest.fixture
@@ -36,18 +36,6 @@ async def db(tmp_path: Path, scheduler_plugin: Any) -> AsyncIterator[None]:
     await init_store(f"sqlite://{tmp_path}/sched.db")
     yield
     await close_store()
-
-
-@pytest.fixture
-async def runtime() -> AsyncIterator[Runtime]:
-    previous = get_runtime() if has_runtime() else None
-    settings = Settings()
-    registry = StaticRegistry([])
-    rt = Runtime(settings, MemoryState(), LLMClient(registry, settings.llm), registry)
-    set_runtime(rt)
-    yield rt
-    set_runtime(previous)
-    await rt.llm.close()
 
 
 class Flaky:
@@ -96,7 +84,7 @@ async def add(name: str = "job", **extra: Any) -> Any:
 
 
 async def test_one_run_per_scheduled_time_also_after_a_restart(
-    db: None, runtime: Runtime
+    db: None, send_runtime: Runtime
 ) -> None:
     from plugins.scheduler.models import JobRun
 
@@ -109,7 +97,7 @@ async def test_one_run_per_scheduled_time_also_after_a_restart(
         results = await asyncio.gather(*(svc.run_once("job", when) for _ in range(5)))
         assert (results.count("ok"), results.count(None)) == (1, 4)
         # a restart on memory state forgets the claims: the run log still knows
-        runtime.state = MemoryState()
+        send_runtime.state = MemoryState()
         assert await service([]).run_once("job", when) is None
         assert await svc.run_once("job", when + timedelta(seconds=60)) == "ok"
     finally:
@@ -122,7 +110,7 @@ async def test_one_run_per_scheduled_time_also_after_a_restart(
 
 
 async def test_retried_then_paused_after_failures_in_a_row_with_one_alert(
-    db: None, runtime: Runtime
+    db: None, send_runtime: Runtime
 ) -> None:
     from plugins.scheduler import store
     from plugins.scheduler.models import JobRun
@@ -161,7 +149,7 @@ async def test_retried_then_paused_after_failures_in_a_row_with_one_alert(
 
 
 async def test_late_runs_are_skipped_and_run_now_runs_once(
-    db: None, runtime: Runtime
+    db: None, send_runtime: Runtime
 ) -> None:
     from plugins.scheduler import store
     from plugins.scheduler.models import JobRun

@@ -2,7 +2,7 @@
 
 Superusers are ``platform:user_id`` keys (``qq:12345``); those of platforms whose
 user id is a send target (QQ, WeChat, iLink, web) are messaged directly, and every
-extra target in ``scheduler.alert_targets`` (a WeCom app user, a WeCom group robot,
+extra target in ``alerts.targets`` (a WeCom app user, a WeCom group robot,
 an Official Account follower) too. A channel that fails is skipped, never retried
 in a loop: an alert must not become a storm.
 """
@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from nonebot import get_plugin_config
-
 from bot.runtime import get_runtime
 from bot.send import SendError, parse_target, send
-
-from .config import Config
 
 log = logging.getLogger("freechat.alerts")
 DIRECT = ("qq", "wechat", "ilink", "web")
@@ -38,15 +34,14 @@ def superuser_targets(superusers: list[str], extra: list[str]) -> list[str]:
     return valid
 
 
-async def notify_superusers(text: str, *, avoid: str = "") -> list[str]:
-    """Send ``text`` to every superuser target not on platform ``avoid``; return
-    the targets reached."""
-    config = get_plugin_config(Config)
+async def notify_superusers(
+    text: str, extra: list[str], *, avoid: str = ""
+) -> list[str]:
+    """Send ``text`` to every superuser target, and ``extra``, not on platform
+    ``avoid``; return the targets reached."""
     rt = get_runtime()
     reached: list[str] = []
-    for target in superuser_targets(
-        list(rt.settings.superusers), config.scheduler_alert_targets
-    ):
+    for target in superuser_targets(list(rt.settings.superusers), extra):
         if avoid and target.split(":", 1)[0] == avoid:
             continue
         try:
