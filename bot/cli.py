@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import os
 import shutil
 import subprocess
@@ -116,6 +117,33 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+#: ``freechat <name> ...`` handed whole to ``<module>.cli.main(argv, settings)``,
+#: after the plugin is loaded the way the bot loads it (on a driver serving nothing)
+PLUGIN_COMMANDS = {
+    "schedule": ("plugins.scheduler", "scheduled messages (see: freechat schedule -h)"),
+}
+
+
+def run_plugin_command(argv: list[str]) -> int:
+    """``[--config PATH] <name> ...`` of :data:`PLUGIN_COMMANDS`; raises like the
+    other commands."""
+    config = None
+    if argv[:1] == ["--config"] and len(argv) > 1:
+        config, argv = argv[1], argv[2:]
+    plugin = PLUGIN_COMMANDS[argv[0]][0]
+    settings = load_settings(config)
+    import nonebot
+
+    nonebot.init(
+        _env_file=(), driver="~none", log_level="ERROR", **settings.nonebot_config()
+    )
+    if nonebot.load_plugin(plugin) is None:
+        raise FreeChatError(f"{plugin} could not be loaded (see the log)")
+    module = importlib.import_module(f"{plugin}.cli")
+    result: int = module.main(argv[1:], settings)
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="freechat", description=__doc__.splitlines()[0]
@@ -130,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "inference", help="the inference service (see: freechat inference -h)"
     )
+    for name, (_module, text) in PLUGIN_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
 
     user = sub.add_parser("user", help="manage web users").add_subparsers(
         dest="user_command", required=True
@@ -165,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         from inference.cli import main as inference_main
 
         return inference_main(argv[idx + 1 :])
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    rest = argv[2:] if argv[:1] == ["--config"] else argv
+    plugin_command = bool(rest) and rest[0] in PLUGIN_COMMANDS
+    args = None if plugin_command else build_parser().parse_args(argv)
     try:
+        if args is None:
+            return run_plugin_command(argv)
         settings = load_settings(args.config)
         if args.config:
             os.environ["FREECHAT_CONFIG"] = args.config

@@ -32,6 +32,8 @@ DEFAULT_PLUGINS = (
     "keywords",
     "history",
     "token_budget",
+    "scheduler",
+    "alerts",
 )
 
 

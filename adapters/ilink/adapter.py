@@ -26,6 +26,7 @@ from typing_extensions import override
 
 from adapters.onebot.guard import BusyNotifier, EntryGate, RecentIds, claim_once
 from bot.platform import register_platform
+from bot.send import register_sender
 
 from . import store
 from .bot import Bot
@@ -33,6 +34,7 @@ from .client import ILinkClient
 from .config import Config
 from .event import MessageEvent
 from .exception import ILinkError, NotLoggedIn, SessionExpired
+from .send import remember, sender
 
 log = logger_wrapper("iLink")
 USER_MESSAGE = 1
@@ -61,6 +63,7 @@ class Adapter(BaseAdapter):
         from .platform import platform
 
         self._dispose_platform = register_platform(platform(self.get_name()))
+        self._dispose_sender = register_sender("ilink", sender(self))
 
     @classmethod
     @override
@@ -178,6 +181,7 @@ class Adapter(BaseAdapter):
 
     async def _handle(self, bot: Bot, event: MessageEvent) -> None:
         try:
+            await remember(event.from_user_id, event.context_token)
             await bot.handle_event(event)
         except Exception as exc:
             log("ERROR", f"handling an iLink message failed: {exc!r}", exc)

@@ -18,6 +18,7 @@ from typing_extensions import override
 from bot.delivery import split_text
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
+from bot.send import register_sender
 from bot.state import StateStore
 
 from . import delivery
@@ -27,6 +28,7 @@ from .config import Config
 from .event import Event, NoticeEvent
 from .exception import MPApiError
 from .handler import CallbackHandler
+from .send import sender
 
 log = logging.getLogger("freechat.adapters.mp")
 
@@ -53,6 +55,7 @@ class Adapter(BaseAdapter):
                 style="whole",
             )
         )
+        self._dispose_sender = register_sender("mp", sender(self))
         self._setup()
 
     @classmethod

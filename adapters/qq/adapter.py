@@ -39,6 +39,7 @@ from typing_extensions import override
 from adapters.onebot.guard import ThrottledLog, validate_event
 from adapters.onebot.hardened import HardenedOneBot, Hardening
 from bot.platform import register_platform
+from bot.send import register_sender
 
 from .bot import Bot
 from .config import Config
@@ -58,8 +59,10 @@ class Adapter(HardenedOneBot, OneBotAdapter):
         self.unknown_events = ThrottledLog(self.get_name(), level="DEBUG")
         self._setup()
         from .platform import platform
+        from .send import sender
 
         self._dispose_platform = register_platform(platform(self.get_name()))
+        self._dispose_sender = register_sender("qq", sender(self))
 
     @classmethod
     @override

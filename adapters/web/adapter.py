@@ -18,10 +18,12 @@ from bot.auth import AuthError
 from bot.context import ChatContext
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
+from bot.send import register_sender
 
 from .bot import Bot
 from .connection import Connection
 from .event import WebMessageEvent
+from .send import sender
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Adapter(BaseAdapter):
                 style="stream",
             )
         )
+        register_sender("web", sender(self))
         driver.on_startup(self._on_startup)
 
     async def _on_startup(self) -> None:

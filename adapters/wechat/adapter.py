@@ -35,6 +35,7 @@ from typing_extensions import override
 from adapters.onebot.guard import validate_event
 from adapters.onebot.hardened import HardenedOneBot, Hardening
 from bot.platform import register_platform
+from bot.send import register_sender
 
 from .bot import Bot
 from .config import Config
@@ -53,8 +54,10 @@ class Adapter(HardenedOneBot, OneBotAdapter):
         self._harden(Hardening.of(cfg, "wechat"))
         self._setup()
         from .platform import platform
+        from .send import sender
 
         self._dispose_platform = register_platform(platform(self.get_name()))
+        self._dispose_sender = register_sender("wechat", sender(self))
 
     @classmethod
     @override

@@ -29,6 +29,7 @@ from bot.context import ChatContext
 from bot.delivery import deliver_stream
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
+from bot.send import register_sender
 from bot.state import StateStore
 
 from . import delivery
@@ -39,6 +40,7 @@ from .config import Config, WeComApp, WeComBot
 from .event import Event, MessageEvent, NoticeEvent, bot_event
 from .exception import CallbackRejected, WeComApiError
 from .longconn import Lease, LongConnection, new_req_id
+from .send import limits, sender
 
 log = logging.getLogger("freechat.adapters.wecom")
 
@@ -66,6 +68,7 @@ class Adapter(BaseAdapter):
                 style="stream",
             )
         )
+        self._dispose_sender = register_sender("wecom", sender(self), limits)
         self._setup()
 
     @classmethod

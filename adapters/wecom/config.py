@@ -52,9 +52,18 @@ class WeComApp(BaseModel):
     encoding_aes_key: str = Field(min_length=43, max_length=43, repr=False)
 
 
+class WeComRobot(BaseModel):
+    """A group robot (群机器人) that proactive sends reach as ``wecom:robot:<name>``."""
+
+    name: str = Field(pattern=_NAME)
+    #: the ``key`` of the robot's webhook URL
+    key: str = Field(min_length=1, repr=False)
+
+
 class Config(BaseModel):
     wecom_bots: list[WeComBot] = Field(default_factory=list)
     wecom_apps: list[WeComApp] = Field(default_factory=list)
+    wecom_robots: list[WeComRobot] = Field(default_factory=list)
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
     #: seconds between pings on the long connection

@@ -17,6 +17,16 @@ log = logging.getLogger(__name__)
 MODELS_MODULE = "bot.store.models"
 MIGRATIONS_MODULE = "bot.store.migrations"
 
+#: plugins' own Tortoise apps: label -> (models module, migrations module)
+_apps: dict[str, tuple[str, str]] = {}
+
+
+def register_app(label: str, models: str, migrations: str) -> None:
+    """Add a plugin's tables (its ``models.py``, with its own migrations) to the
+    store; call before :func:`init_store` (a plugin does it when imported)."""
+    _apps[label] = (models, migrations)
+
+
 #: write-behind buffers (history's writer): flushed before reads that must see
 #: everything written so far
 _flushers: list[Callable[[], Awaitable[None]]] = []
@@ -49,15 +59,22 @@ def tortoise_config(url: str) -> dict[str, Any]:
         # can drop the last transactions. Add ?synchronous=FULL to the URL to pay
         # an fsync per write instead.
         url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
+    apps: dict[str, Any] = {
+        "models": {
+            "models": [MODELS_MODULE],
+            "default_connection": "default",
+            "migrations": MIGRATIONS_MODULE,
+        }
+    }
+    for label, (models, migrations) in _apps.items():
+        apps[label] = {
+            "models": [models],
+            "default_connection": "default",
+            "migrations": migrations,
+        }
     return {
         "connections": {"default": url},
-        "apps": {
-            "models": {
-                "models": [MODELS_MODULE],
-                "default_connection": "default",
-                "migrations": MIGRATIONS_MODULE,
-            }
-        },
+        "apps": apps,
         "use_tz": True,
         "timezone": "UTC",
     }

@@ -15,8 +15,10 @@ from nonebot.plugin import PluginMetadata
 from bot import orders
 from bot.chain import chain
 from bot.runtime import has_runtime
+from bot.send import register_output_filter
 
 from .config import Config
+from .core import StreamFilter
 from .middleware import make_middleware
 from .service import WordService, publish_change
 
@@ -36,12 +38,23 @@ __plugin_meta__ = PluginMetadata(
 config = get_plugin_config(Config)
 service = WordService(config)
 _dispose: Callable[[], None] | None = None
+_dispose_filter: Callable[[], None] | None = None
 driver = get_driver()
+
+
+async def filter_proactive(text: str) -> str:
+    """The output filter for messages that answer nothing (``bot.send``)."""
+    matcher = await service.get()
+    if not config.sensitive_words_output or not len(matcher):
+        return text
+    words = StreamFilter(matcher, max_hold=config.sensitive_words_max_hold)
+    return words.feed(text) + words.flush()
 
 
 @driver.on_startup
 async def _start() -> None:
-    global _dispose
+    global _dispose, _dispose_filter
+    _dispose_filter = register_output_filter(filter_proactive)
     _dispose = chain.register(
         make_middleware(service, config),
         order=orders.SENSITIVE_WORDS,
@@ -53,7 +66,10 @@ async def _start() -> None:
 
 @driver.on_shutdown
 async def _stop() -> None:
-    global _dispose
+    global _dispose, _dispose_filter
+    if _dispose_filter is not None:
+        _dispose_filter()
+        _dispose_filter = None
     if _dispose is not None:
         _dispose()
         _dispose = None
