@@ -14,10 +14,11 @@ from nonebot.plugin import PluginMetadata
 
 from bot import orders
 from bot.chain import chain
+from bot.outbound import register_filter
 from bot.runtime import has_runtime
 
 from .config import Config
-from .middleware import make_middleware
+from .middleware import make_middleware, make_outbound_filter
 from .service import WordService, publish_change
 
 __all__ = ["Config", "publish_change", "service"]
@@ -36,25 +37,32 @@ __plugin_meta__ = PluginMetadata(
 config = get_plugin_config(Config)
 service = WordService(config)
 _dispose: Callable[[], None] | None = None
+_dispose_outbound: Callable[[], None] | None = None
 driver = get_driver()
 
 
 @driver.on_startup
 async def _start() -> None:
-    global _dispose
+    global _dispose, _dispose_outbound
     _dispose = chain.register(
         make_middleware(service, config),
         order=orders.SENSITIVE_WORDS,
         name="sensitive_words",
     )
+    if config.sensitive_words_output:
+        # every message any plugin sends, not only the chat's answers
+        _dispose_outbound = register_filter(make_outbound_filter(service))
     if has_runtime():
         await service.get()
 
 
 @driver.on_shutdown
 async def _stop() -> None:
-    global _dispose
+    global _dispose, _dispose_outbound
     if _dispose is not None:
         _dispose()
         _dispose = None
+    if _dispose_outbound is not None:
+        _dispose_outbound()
+        _dispose_outbound = None
     await service.stop()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 
 from .config import Config
-from .core import Action, Matcher, StreamFilter, check
+from .core import Action, Matcher, StreamFilter, check, mask
 from .service import WordService
 
 log = logging.getLogger(__name__)
@@ -90,3 +90,19 @@ def make_middleware(service: WordService, config: Config) -> Middleware:
             )
 
     return sensitive_words
+
+
+def make_outbound_filter(service: WordService) -> Callable[[str], Awaitable[str]]:
+    """The filter for what plugins send (``bot.outbound``): listed words masked,
+    as in the chat's answers."""
+
+    async def outbound(text: str) -> str:
+        matcher = await service.get()
+        if not len(matcher) or not text:
+            return text
+        hits = [h for h in matcher.find(text) if h.action >= Action.MASK]
+        if hits:
+            log.info("sensitive words masked in a plugin's message")
+        return mask(text, hits) if hits else text
+
+    return outbound
