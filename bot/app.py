@@ -97,20 +97,19 @@ def create_app(settings: Settings) -> FastAPI:
     """Initialise NoneBot and everything FreeChat adds to it."""
     setup_logging(settings.server.log_level)
     os.makedirs(settings.data_dir, exist_ok=True)
-    nonebot.init(
-        _env_file=(),
-        driver=DRIVER,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level=settings.server.log_level,
-        superusers=set(settings.superusers),
-        command_start={"/"},
-        command_sep={" "},
-        fastapi_openapi_url=None,
-        fastapi_docs_url=None,
-        fastapi_redoc_url=None,
-        **settings.nonebot_config(),
-    )
+    config: dict[str, Any] = {
+        "driver": DRIVER,
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "log_level": settings.server.log_level,
+        "command_start": {"/"},
+        "command_sep": {" "},
+        "fastapi_openapi_url": None,
+        "fastapi_docs_url": None,
+        "fastapi_redoc_url": None,
+    }
+    config.update(settings.nonebot_config())
+    nonebot.init(_env_file=(), **config)
     driver = nonebot.get_driver()
     app: FastAPI = nonebot.get_app()
 

@@ -25,15 +25,17 @@ from typing import Any
 
 from nonebot import on_message
 from nonebot.adapters import Bot, Event, Message
-from nonebot.consts import CMD_ARG_KEY, CMD_KEY, PREFIX_KEY
+from nonebot.consts import CMD_ARG_KEY, CMD_KEY, CMD_WHITESPACE_KEY, PREFIX_KEY
 from nonebot.matcher import Matcher
 from nonebot.rule import Rule, command
 from nonebot.typing import T_State
 
 __all__ = [
+    "bounded",
     "command_arg",
     "command_matcher",
     "command_of",
+    "is_freechat_command",
     "on_commands",
     "registered_matcher",
 ]
@@ -58,7 +60,9 @@ class _IsCommand:
         if prefix is None:
             return False
         cmd = prefix.get(CMD_KEY)
-        return cmd is not None and len(cmd) == 1 and cmd[0] in _routes
+        return (
+            cmd is not None and len(cmd) == 1 and cmd[0] in _routes and bounded(state)
+        )
 
 
 async def _route(bot: Bot, event: Event, state: T_State) -> None:
@@ -96,6 +100,20 @@ def on_commands(*names: str) -> Callable[[CommandHandler], CommandHandler]:
         return handler
 
     return register
+
+
+def bounded(state: T_State) -> bool:
+    """The command the trie found ends at a word boundary: ``/persona x`` and
+    ``/persona`` name ``persona``, ``/personality`` and ``/banqq:1`` do not (the
+    trie matches the longest registered prefix)."""
+    prefix = state[PREFIX_KEY]
+    arg = prefix.get(CMD_ARG_KEY)
+    return prefix.get(CMD_WHITESPACE_KEY) is not None or arg is None or not arg
+
+
+def is_freechat_command(name: str) -> bool:
+    """Whether ``name`` is one of FreeChat's commands."""
+    return name in _routes
 
 
 def command_of(state: T_State) -> str:

@@ -1,26 +1,31 @@
-"""Handing events to NoneBot, with a direct path for plain chat messages.
+"""One entry into NoneBot for every adapter, and what the chat may answer.
 
-``nonebot.message.handle_event`` checks every priority level in its own task group,
-every matcher in its own task, solves every rule and handler parameter in further
-task groups, and writes three log lines per event. For a chat message that only the
-chat plugin answers, that machinery was half of the whole cost of an answer through
-seven plugins, an HTTP call to the model and a history write (``bench/onebot.py``:
-about 650/s through ``handle_event``, about 1300-1450/s directly).
+Every adapter's bot hands its events to :func:`dispatch`. Two things happen here.
 
-:func:`dispatch` takes the direct path only when the outcome is the same as
-NoneBot's: the event is a message, it is not a command (NoneBot's command trie finds
-none), and the only matchers NoneBot has are the chat plugin's (a rule and a
-permission that always pass) and FreeChat's command matcher (whose rule fails for a
-message that is not a command). No event or run pre- or post-processors may be
-registered. Anything else, such as a community plugin's matcher, a session waiting
-for input (a temporary matcher), or a processor, sends the event through
-``handle_event`` as before. NoneBot's "message received" log line is kept.
+**The chat answers only what nobody else handled.** A message that NoneBot's command
+trie recognises for any loaded plugin (a command, even one the sender may not use),
+one that a matcher picked by its rule ran for (a keyword, a regex, a session
+waiting for input), and one that any matcher answered (any send API) never reaches
+the model, whether or not that matcher blocks: NoneBot 2.5's ``on_command``
+defaults to ``block=False``, so its priority-99 chat matcher would answer too. A
+catch-all listener (``on_message()`` without a rule, like a repeater) handles only
+what it answers. The chat reads the verdict with :func:`handled`.
+
+**A direct path for plain chat messages.** ``nonebot.message.handle_event`` checks
+every priority level in its own task group, every matcher in its own task, solves
+every rule and handler parameter in further task groups. For a chat message that
+only the chat plugin answers, that machinery was half of the whole cost of an
+answer (``bench/onebot.py``). :func:`dispatch` answers directly when the outcome is
+the same as NoneBot's: the event is a message, not a command, and no matcher but
+FreeChat's exists (no temporary one either), and no processor but FreeChat's own.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from nonebot import logger
@@ -29,19 +34,39 @@ from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_KEY, PREFIX_KEY
 from nonebot.exception import NoLogException
 from nonebot.matcher import Matcher, matchers
-from nonebot.message import handle_event
+from nonebot.message import handle_event, run_preprocessor
 from nonebot.rule import TrieRule
 from nonebot.utils import escape_tag
 
 from bot import commands
 
-__all__ = ["direct_path_open", "dispatch", "set_chat"]
+__all__ = [
+    "chat_matcher",
+    "direct_path_open",
+    "dispatch",
+    "handled",
+    "is_send_api",
+    "own_processor",
+    "set_chat",
+]
 
 log = logging.getLogger(__name__)
 
 Answer = Callable[[Bot, Event], Awaitable[None]]
 
+
+@dataclass(slots=True)
+class _Verdict:
+    """What happened to one event before the chat matcher ran."""
+
+    command: bool = False
+    picked: bool = False
+    answered: bool = False
+
+
+_verdict: ContextVar[_Verdict | None] = ContextVar("fc_dispatch_verdict", default=None)
 _chat: tuple[type[Matcher], Answer] | None = None
+_own: set[Any] = set()  # FreeChat's processors (their callables)
 _PROCESSORS = (
     "_event_preprocessors",
     "_event_postprocessors",
@@ -50,21 +75,81 @@ _PROCESSORS = (
 )
 
 
+def own_processor(func: Any) -> Any:
+    """Mark ``func`` (a NoneBot processor of FreeChat's) as one the direct path
+    may ignore: it is applied there by other means."""
+    _own.add(func)
+    return func
+
+
+def is_send_api(api: str) -> bool:
+    """Whether a bot API call sends a message (``send``, ``send_msg``,
+    ``send_group_msg``, ``send_message``, ...)."""
+    return api.startswith("send")
+
+
 def set_chat(matcher: type[Matcher] | None, answer: Answer | None = None) -> None:
     """Register the chat plugin's matcher and the function its handler runs (None:
     no direct path)."""
     global _chat
     _chat = (matcher, answer) if matcher is not None and answer is not None else None
+    if _chat is not None:
+        _install_hooks()
+
+
+def chat_matcher() -> type[Matcher] | None:
+    """The chat plugin's matcher (None before it is loaded)."""
+    return _chat[0] if _chat is not None else None
+
+
+def handled() -> bool:
+    """Whether another matcher handled the event being dispatched (see above)."""
+    verdict = _verdict.get()
+    return verdict is not None and (
+        verdict.command or verdict.picked or verdict.answered
+    )
+
+
+_hooks_installed = False
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    Bot.on_calling_api(_note_send)
+    run_preprocessor(own_processor(_note_run))
+
+
+async def _note_send(bot: Bot, api: str, data: dict[str, Any]) -> None:
+    verdict = _verdict.get()
+    if verdict is not None and is_send_api(api):
+        verdict.answered = True
+
+
+async def _note_run(matcher: Matcher) -> None:
+    verdict = _verdict.get()
+    if verdict is None or _chat is None or type(matcher) is _chat[0]:
+        return
+    if matcher.temp or matcher.rule.checkers:
+        verdict.picked = True
+
+
+def _foreign_processors() -> bool:
+    for name in _PROCESSORS:
+        processors = getattr(nb_message, name, None)
+        if processors is None:
+            return True  # unknown NoneBot internals: take its path
+        if any(p.call not in _own for p in processors):
+            return True
+    return False
 
 
 def direct_path_open() -> bool:
-    """Only FreeChat's matchers, none temporary, and no processors exist."""
-    if _chat is None:
+    """Only FreeChat's matchers, none temporary, and no processors but ours."""
+    if _chat is None or _foreign_processors():
         return False
-    for name in _PROCESSORS:
-        processors = getattr(nb_message, name, None)
-        if processors is None or processors:
-            return False  # unknown NoneBot internals, or a processor: take its path
     chat = _chat[0]
     ours = (chat, commands.registered_matcher())
     found = False
@@ -81,19 +166,32 @@ def _is_command(bot: Bot, event: Event) -> bool:
     try:
         TrieRule.get_value(bot, event, state)
     except Exception:  # NoneBot logs and goes on; here: its path decides
-        return True
-    return state[PREFIX_KEY][CMD_KEY] is not None
+        return False
+    cmd = state[PREFIX_KEY][CMD_KEY]
+    if cmd is None:
+        return False
+    # FreeChat's commands need a word boundary (``/personality`` is no
+    # ``/persona``); a community plugin's answer as NoneBot matches them
+    return not (
+        len(cmd) == 1
+        and commands.is_freechat_command(cmd[0])
+        and not commands.bounded(state)
+    )
 
 
 async def dispatch(bot: Bot, event: Event) -> None:
-    """Handle ``event`` as ``nonebot.message.handle_event`` would."""
-    if (
-        _chat is None
-        or event.get_type() != "message"
-        or not direct_path_open()
-        or _is_command(bot, event)
-    ):
+    """Handle ``event`` as ``nonebot.message.handle_event`` would, and record for
+    the chat whether anything else handled it."""
+    if _chat is None or event.get_type() != "message":
         await handle_event(bot, event)
+        return
+    command = _is_command(bot, event)
+    if command or not direct_path_open():
+        token = _verdict.set(_Verdict(command=command))
+        try:
+            await handle_event(bot, event)
+        finally:
+            _verdict.reset(token)
         return
     try:
         logger.opt(colors=True).success(

@@ -30,6 +30,9 @@ class Platform:
     deliver: Deliverer
     #: default delivery style, for documentation and the dashboard
     style: str = "segments"
+    #: FreeChat's platform key (``qq`` in ``qq:123``); empty: the adapter name
+    #: in lower case
+    key: str = ""
 
 
 _platforms: dict[str, Platform] = {}
@@ -50,6 +53,12 @@ def get_platform(adapter: str) -> Platform | None:
     return _platforms.get(adapter)
 
 
+def platform_key(adapter: str) -> str:
+    """FreeChat's platform key for the NoneBot adapter named ``adapter``."""
+    platform = _platforms.get(adapter)
+    return (platform.key if platform is not None else "") or adapter.lower()
+
+
 def platforms() -> list[Platform]:
     return list(_platforms.values())
 
@@ -63,6 +72,10 @@ def strip_prefix(text: str, prefixes: list[str]) -> str | None:
 
 
 def is_superuser(bot: Any, platform: str, user_id: str) -> bool:
-    """Whether ``platform:user_id`` is in NoneBot's ``superusers``."""
-    superusers: set[str] = getattr(bot.config, "superusers", set()) or set()
-    return f"{platform}:{user_id}" in superusers
+    """Whether FreeChat's ``superusers`` list ``platform:user_id`` or the bare
+    ``user_id`` (NoneBot's ``superusers`` holds bare ids only)."""
+    config = bot.config
+    superusers: set[str] = getattr(config, "freechat_superusers", None) or set()
+    if not superusers:  # NoneBot initialised without FreeChat's settings (tests)
+        superusers = getattr(config, "superusers", set()) or set()
+    return f"{platform}:{user_id}" in superusers or user_id in superusers

@@ -8,6 +8,7 @@ the key and the reason.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -162,8 +163,12 @@ class Settings(BaseSettings):
     )
     #: community NoneBot plugins to load by module name
     extra_plugins: list[str] = Field(default_factory=list)
-    #: platform user keys (``platform:user_id``) with admin rights in chat
+    #: platform user keys (``platform:user_id``, or a bare ``user_id`` for any
+    #: platform) with admin rights in chat
     superusers: list[str] = Field(default_factory=list)
+    #: NoneBot's own settings and community plugins' settings, given to NoneBot's
+    #: config as they are (``command_start``, ``nickname``, ``repeater_group``)
+    nonebot: dict[str, Any] = Field(default_factory=dict)
 
     _yaml: dict[str, Any] = {}
 
@@ -183,13 +188,41 @@ class Settings(BaseSettings):
         return Path(self.data_dir)
 
     def nonebot_config(self) -> dict[str, Any]:
-        """Flatten adapter and plugin sections into NoneBot config keys."""
+        """NoneBot's config: adapter and plugin sections flattened into
+        ``<name>_<key>``, then the ``nonebot`` section as it is, and the
+        superusers in both forms (see :func:`nonebot_superusers`)."""
         flat: dict[str, Any] = {}
         for section in (self.adapters, self.plugins):
             for name, values in section.items():
                 for key, value in (values or {}).items():
                     flat[f"{name}_{key}"] = value
+        flat.update({key.lower(): value for key, value in self.nonebot.items()})
+        flat["superusers"] = nonebot_superusers(self.superusers)
+        flat["freechat_superusers"] = set(self.superusers)
         return flat
+
+
+def nonebot_superusers(entries: list[str]) -> set[str]:
+    """The ids NoneBot's ``SUPERUSER`` permission and plugins that read
+    ``driver.config.superusers`` compare with: ``qq:123`` and ``123`` give
+    ``123`` (NoneBot also accepts ``<adapter>:123``, never FreeChat's platform
+    keys)."""
+    return {entry.split(":", 1)[1] if ":" in entry else entry for entry in entries}
+
+
+def _env_nonebot() -> dict[str, Any]:
+    """``FREECHAT__NONEBOT__<KEY>`` variables, their values read as JSON where
+    they are JSON (as NoneBot reads its own environment), else as text."""
+    prefix = "FREECHAT__NONEBOT__"
+    out: dict[str, Any] = {}
+    for name, raw in os.environ.items():
+        if name.upper().startswith(prefix) and len(name) > len(prefix):
+            try:
+                value: Any = json.loads(raw)
+            except ValueError:
+                value = raw
+            out[name[len(prefix) :].lower()] = value
+    return out
 
 
 def _format(exc: ValidationError) -> str:
@@ -223,6 +256,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         elif isinstance(data[section], dict):
             data[section] = {k: v or {} for k, v in data[section].items()}
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format(exc)) from None
+    settings.nonebot.update(_env_nonebot())
+    return settings

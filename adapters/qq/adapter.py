@@ -67,7 +67,9 @@ class Adapter(HardenedOneBot, OneBotAdapter):
     @classmethod
     @override
     def get_name(cls) -> str:
-        return "QQ"
+        # the protocol's name, as the stock adapter's: plugins and libraries that
+        # look adapters up by name (uniseg, uninfo, saa) find their OneBot v11 code
+        return "OneBot V11"
 
     # ------------------------------------------------------------ connections
     def _attach(self, self_id: str, websocket: WebSocket) -> Bot:

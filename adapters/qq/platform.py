@@ -86,4 +86,5 @@ def platform(adapter_name: str) -> Platform:
         context_factory=context_factory,
         deliver=deliver,
         style="segments",
+        key=PLATFORM,
     )

@@ -62,7 +62,8 @@ class Adapter(HardenedOneBot, OneBotAdapter):
     @classmethod
     @override
     def get_name(cls) -> str:
-        return "WeChat"
+        # the protocol's name, as the stock adapter's (see adapters/qq/adapter.py)
+        return "OneBot V12"
 
     # ------------------------------------------------------------ connections
     def _attach(

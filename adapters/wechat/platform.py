@@ -81,4 +81,5 @@ def platform(adapter_name: str) -> Platform:
         context_factory=context_factory,
         deliver=deliver,
         style="segments",
+        key=PLATFORM,
     )

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import logging
 
-from nonebot import get_plugin_config, on_message
+from nonebot import get_driver, get_plugin_config, on_message
 from nonebot.adapters import Bot, Event
 from nonebot.matcher import current_bot, current_event
 from nonebot.plugin import PluginMetadata
 
 from bot.chain import chain
-from bot.dispatch import set_chat
+from bot.dispatch import handled, set_chat
 from bot.metrics import ERRORS, MESSAGES_IN, SHED
+from bot.outbound import own_sends
 from bot.platform import get_platform
 from bot.runtime import get_runtime
 
 from .config import Config
-from .core import Admission, run_chain
+from .core import Admission, looks_like_command, run_chain
 
 __plugin_meta__ = PluginMetadata(
     name="chat",
@@ -49,12 +50,27 @@ async def handle_chat() -> None:
 
 
 async def answer(bot: Bot, event: Event) -> None:
-    """Answer ``event`` through the chain and the adapter's delivery."""
+    """Answer ``event`` through the chain and the adapter's delivery, unless
+    another plugin handled it (see ``bot.dispatch``)."""
+    if handled():
+        return
+    with own_sends():  # the chain filters and limits the chat's answers itself
+        await _answer(bot, event)
+
+
+async def _answer(bot: Bot, event: Event) -> None:
     platform = get_platform(bot.adapter.get_name())
     if platform is None:
         return
     ctx = await platform.context_factory(bot, event)
     if ctx is None:
+        return
+    if looks_like_command(ctx.text, get_driver().config.command_start):
+        # a command no plugin knows: never a model call
+        where = config.chat_unknown_command
+        if where == "everywhere" or (where == "private" and ctx.group_id is None):
+            ctx.respond(config.chat_unknown_command_message, reason="unknown_command")
+            await platform.deliver(bot, event, ctx)
         return
     rt = get_runtime()
     settings = rt.settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -14,3 +16,10 @@ class Config(BaseModel):
     chat_too_long_message: str = "Your message is too long. 消息太长了。"
     #: answer sent when something unexpected failed
     chat_error_message: str = "Something went wrong. Please try again. 出错了，请重试。"
+    #: where a ``/command`` that no plugin knows gets a short answer instead of a
+    #: model call: ``private`` (private chats; silence in groups), ``everywhere``,
+    #: ``nowhere`` (silence)
+    chat_unknown_command: Literal["private", "everywhere", "nowhere"] = "private"
+    chat_unknown_command_message: str = (
+        "Unknown command, see /help. 未知命令，请发送 /help 查看帮助。"
+    )

@@ -4,7 +4,8 @@ step, and running the chain for one context."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable
 
 from bot.chain import MiddlewareChain
 from bot.context import ChatContext, ReplyChunk, closing
@@ -89,3 +90,15 @@ async def run_chain(
         log.warning("chain stopped for %s: %s", ctx.trace_id, exc)
         ctx.extra["finish_reason"] = "error"
         ctx.respond(getattr(exc, "user_message", error_message), reason="error")
+
+
+_COMMAND_WORD = re.compile(r"[^\W_][\w-]{0,31}(?:\s|$)")
+
+
+def looks_like_command(text: str, starts: Iterable[str]) -> bool:
+    """Whether ``text`` reads as a command (``/foo``, ``/foo bar``): a command
+    start, then one word and a space or the end (``/etc/passwd`` is not one)."""
+    for start in starts:
+        if start and text.startswith(start):
+            return _COMMAND_WORD.match(text, len(start)) is not None
+    return False

@@ -71,12 +71,16 @@ class AccessService:
         return user_key in table and ban_active(table[user_key])
 
     async def chat_enabled(self, group_key: str | None) -> bool:
-        key = group_key or "global"
+        return await self.plugin_enabled("chat", group_key)
+
+    async def plugin_enabled(self, plugin: str, group_key: str | None) -> bool:
+        """Whether ``plugin`` may run in the group (or anywhere: ``None``)."""
+        key = f"{plugin}|{group_key or 'global'}"
         cached = self.switches.get(key)
         if cached is not None:
             return cached
         scopes = ["global", group_key] if group_key else ["global"]
-        rows = await PluginSwitch.filter(plugin="chat", scope__in=scopes).values_list(
+        rows = await PluginSwitch.filter(plugin=plugin, scope__in=scopes).values_list(
             "scope", "enabled"
         )
         by_scope = dict(rows)

@@ -29,3 +29,7 @@ class Config(BaseModel):
     )
     #: seconds a ban/switch lookup is cached (changes also arrive on the feed)
     rate_limit_access_cache: float = Field(30.0, ge=0)
+    #: messages plugins may send to one chat per window (0 = no limit); the chat's
+    #: own answers are limited by the limits above
+    rate_limit_plugin_sends: int = Field(20, ge=0)
+    rate_limit_plugin_sends_window: float = Field(60.0, gt=0)

@@ -76,3 +76,27 @@ def test_cli_stops_with_one_line(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "server.port" in lines[0]
+
+
+def test_nonebot_section_reaches_nonebot_as_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "f.yml"
+    cfg.write_text(
+        "superusers: ['qq:20002', '30003']\n"
+        "nonebot:\n  command_start: ['/', '!']\n  nickname: [bot]\n"
+        "  repeater_group: ['1']\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FREECHAT__NONEBOT__SHORTEST_TIMES", "3")
+    monkeypatch.setenv("FREECHAT__NONEBOT__REPEATER_GROUP", '["all"]')
+    monkeypatch.setenv("FREECHAT__NONEBOT__STATUS_TEMPLATE", "not [json")
+    flat = load_settings(cfg).nonebot_config()
+    assert flat["command_start"] == ["/", "!"]
+    assert flat["nickname"] == ["bot"]
+    assert flat["repeater_group"] == ["all"]
+    assert flat["shortest_times"] == 3
+    assert flat["status_template"] == "not [json"
+    # NoneBot's SUPERUSER and plugins compare bare ids; FreeChat keeps its keys
+    assert flat["superusers"] == {"20002", "30003"}
+    assert flat["freechat_superusers"] == {"qq:20002", "30003"}

@@ -62,3 +62,29 @@ def test_the_rule_takes_only_the_state(plugins_loaded: None) -> None:
     for checker in checkers:
         assert all(isinstance(p.field_info, StateParam) for p in checker.params)
         assert not checker.parameterless
+
+
+async def test_commands_need_a_word_boundary(plugins_loaded: None, app: Any) -> None:
+    from bot.commands import command_matcher, on_commands
+
+    seen: list[str] = []
+
+    @on_commands("fc_persona")
+    async def _handle(bot: Any, ev: Any, state: Any) -> None:
+        seen.append(ev.get_plaintext())
+        await command_matcher().finish("done")
+
+    matcher = command_matcher()
+    for text in ("/fc_personality test", "/fc_personaqq:1"):
+        async with app.test_matcher(matcher) as c:
+            bot = c.create_bot()
+            c.receive_event(bot, event(text))
+            c.should_not_pass_rule(matcher)
+    for text in ("/fc_persona", "/fc_persona  x"):
+        async with app.test_matcher(matcher) as c:
+            bot = c.create_bot()
+            ev = event(text)
+            c.receive_event(bot, ev)
+            c.should_call_send(ev, "done", result=None)
+            c.should_finished(matcher)
+    assert seen == ["/fc_persona", "/fc_persona  x"]

@@ -35,7 +35,7 @@ from bot.platform import get_platform
 DriverClass = combine_driver(FastAPIDriver, HTTPXMixin, WebSocketsMixin)
 #: uvicorn's WebSocket implementation, as in production ("auto"); overridable to compare
 WS_IMPL = os.environ.get("FC_WS_IMPL", "auto")
-OUR_ADAPTERS = {"QQ", "WeChat", "iLink"}
+OUR_ADAPTERS = {"OneBot V11", "OneBot V12", "iLink"}
 
 
 def free_port() -> int:

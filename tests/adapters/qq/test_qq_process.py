@@ -98,11 +98,47 @@ async def test_messages_skip_nonebots_dispatch_only_when_nothing_else_listens(
     peer = await connect(shared)
     try:
         await peer.send_event(peer.group_message("hello", message_id=880003))
-        await peer.wait_sends(2, timeout=30)
-        assert sorted(text_of(c) for c in peer.sends()) == [
-            "Hello from the stub.",
-            "noted: hello",
-        ]
+        await peer.wait_sends(1, timeout=30)
+        assert [text_of(c) for c in peer.sends()] == ["Hello from the stub."]
     finally:
         await peer.close()
     assert "module=plugins.chat" in shared.log()
+    assert "side plugin saw: hello" in shared.log()
+
+
+async def test_the_chat_answers_only_what_no_plugin_handled(
+    bot_process: Any, openai_stub: Any
+) -> None:
+    """A command of any plugin (blocking or not), and a message a listener answered,
+    never reach the model; an unknown /command gets a short answer in private
+    chats and silence in groups."""
+    bp = await bot_process(config(extra_plugins=["tests.adapters.qq.side_plugin"]))
+    peer = await connect(bp)
+    try:
+        for n, event in enumerate(
+            [
+                peer.private_message("/roll 2d6"),
+                peer.group_message("/roll 2d6"),
+                peer.group_message("note milk"),
+                peer.private_message("/nosuchcommand x"),
+            ],
+            start=1,
+        ):
+            await peer.send_event(event)
+            await peer.wait_sends(n, timeout=30)
+        await peer.send_event(peer.group_message("/nosuchcommand"))
+        await peer.send_event(peer.group_message("/roll", at_self=False))
+        await peer.send_event(peer.private_message("hi there"))
+        await peer.wait_sends(6, timeout=30)
+        await asyncio.sleep(1.0)
+        texts = [text_of(c) for c in peer.sends()]
+    finally:
+        await peer.close()
+    assert texts[:4] == [
+        "rolled 4",
+        "rolled 4",
+        "noted: milk",
+        "Unknown command, see /help. 未知命令，请发送 /help 查看帮助。",
+    ]
+    assert sorted(texts[4:]) == ["Hello from the stub.", "rolled 4"]
+    assert [r["messages"][-1]["content"] for r in openai_stub.requests] == ["hi there"]
