@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--num-threads", type=int, default=None)
     serve.add_argument(
+        "--prefill-chunk-tokens", type=int, default=defaults.prefill_chunk_tokens
+    )
+    serve.add_argument(
+        "--prefix-cache-tokens",
+        type=int,
+        default=defaults.prefix_cache_tokens,
+        help="prompt tokens kept for reuse by later prompts (0: off)",
+    )
+    serve.add_argument(
         "--no-fallback",
         action="store_true",
         help="fail instead of serving the demo model when --model cannot be loaded",
@@ -87,6 +96,8 @@ def _serve(args: argparse.Namespace) -> int:
         kv_cache_tokens=args.kv_cache_tokens,
         max_prompt_tokens=args.max_prompt_tokens,
         num_threads=args.num_threads,
+        prefill_chunk_tokens=args.prefill_chunk_tokens,
+        prefix_cache_tokens=args.prefix_cache_tokens,
         fallback_to_demo=not args.no_fallback,
         demo_model_dir=args.demo_model_dir,
     )

@@ -59,10 +59,27 @@ class InferenceConfig(BaseModel):
         default=512,
         ge=16,
         description=(
-            "Largest total of prompt tokens admitted in one prefill pass (a longer"
-            " single prompt goes alone). Smaller groups give the first requests of a"
-            " burst their first token sooner and stall running streams less."
+            "Most prompt tokens prefilled between two decode steps. Short prompts"
+            " are prefilled together up to this total; a longer prompt, or one whose"
+            " prefix is cached, is prefilled alone in chunks of this size, one chunk"
+            " per decode step, so running streams keep flowing while it is admitted."
         ),
+    )
+    prefix_cache_tokens: int = Field(
+        default=8192,
+        ge=0,
+        description=(
+            "Prompt tokens whose KV blocks are kept for reuse by later prompts that"
+            " start with them (system prompts, earlier turns); least recently used"
+            " blocks leave first. 0 turns prefix caching off. Memory per token as for"
+            " kv_cache_tokens."
+        ),
+    )
+    prefix_block_tokens: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Tokens per cached block: prefixes are reused in whole blocks.",
     )
     num_threads: int | None = Field(
         default=None,

@@ -2,8 +2,10 @@
 
 All forward passes run on one dedicated thread. Its loop, between two decode
 steps, takes new requests from a queue, drops cancelled ones, admits waiting
-requests while the batch size and the KV budget allow (prefilling them in groups
-of similar length and sending each group's first tokens at once), then runs one
+requests while the batch size and the KV budget allow (prefilling short prompts
+in groups of similar length and sending each group's first tokens at once; a
+long prompt, or one whose prefix is in the prefix cache, is prefilled alone, one
+chunk per step, after its cached blocks), then runs one
 decode step for every row and samples each row with its own settings. The
 step's text deltas reach the event loop in one `loop.call_soon_threadsafe` call,
 which puts them on each request's `asyncio.Queue`.
@@ -32,9 +34,10 @@ import torch
 
 from .config import InferenceConfig
 from .exceptions import EngineStoppedError, PromptTooLongError, QueueFullError
-from .kvbatch import KVBatch
+from .kvbatch import KVBatch, RowFill
 from .loader import LoadedModel
-from .sampling import RowSampler, SamplingParams, sample
+from .prefix_cache import PrefixCache
+from .sampling import RowSampler, SamplingParams, TokenLogprob, sample
 from .textstream import TextStream
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class StreamEvent:
     completion_tokens: int
     finish_reason: str | None = None
     error: str | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(eq=False)
@@ -92,6 +96,7 @@ class Request:
                         later.completion_tokens,
                         later.finish_reason,
                         later.error,
+                        event.logprobs + later.logprobs,
                     )
                 yield event
                 if event.finish_reason is not None:
@@ -109,6 +114,8 @@ class _Row:
     text: TextStream
     generated: int = 0
     done: bool = False
+    fill: RowFill | None = None  # while its prompt is prefilled in chunks
+    pending: list[TokenLogprob] = field(default_factory=list)
 
 
 def _length_groups(rows: list[_Row]) -> list[list[_Row]]:
@@ -142,6 +149,10 @@ class Engine:
         self._ids = itertools.count()
         self._waiting: collections.deque[_Row] = collections.deque()
         self._rows: list[_Row] = []
+        self._filling: collections.deque[_Row] = collections.deque()
+        self.prefix_cache = PrefixCache(
+            config.prefix_block_tokens, config.prefix_cache_tokens
+        )
         self.live: set[Request] = set()
         # Figures read by /metrics (written by the model thread, read anywhere).
         self.queued = 0
@@ -150,6 +161,8 @@ class Engine:
         self.cache_tokens = 0
         self.cache_tokens_peak = 0
         self.requests_total = 0
+        self.prefill_tokens_total = 0  # prompt tokens run through the model
+        self.cached_tokens_total = 0  # prompt tokens whose KV came from the cache
         self.recent: collections.deque[tuple[float, int]] = collections.deque(
             maxlen=512
         )
@@ -208,13 +221,7 @@ class Engine:
             raise QueueFullError("too many waiting requests")
         room = self.config.kv_cache_tokens - len(prompt_ids)
         if params.max_tokens > room:
-            params = SamplingParams(
-                max_tokens=room,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                stop=params.stop,
-                seed=params.seed,
-            )
+            params = params.with_max_tokens(room)
         request = Request(f"req-{next(self._ids)}", list(prompt_ids), params, self)
         self.live.add(request)
         self.queued += 1
@@ -262,8 +269,9 @@ class Engine:
                     self._step(batch)
                 except Exception as exc:  # a failed step must not kill the service
                     log.exception("inference step failed")
-                    failed = self._rows + list(self._waiting)
+                    failed = self._rows + list(self._filling) + list(self._waiting)
                     self._rows, self._waiting = [], collections.deque()
+                    self._filling = collections.deque()
                     batch.keep([])
                     self._send(
                         [
@@ -273,6 +281,7 @@ class Engine:
                     )
                 self._publish(batch)
         self._rows, self._waiting = [], collections.deque()
+        self._filling = collections.deque()
         self.running = self.queued = 0
 
     def _step(self, batch: KVBatch) -> None:
@@ -283,49 +292,99 @@ class Engine:
             except queue.Empty:
                 break
             self.requests_total += 1
-            sampler = RowSampler(request.params)
+            sampler = RowSampler(request.params, request.prompt_ids)
             text = TextStream(self.loaded.tokenizer, request.params.stop)
             self._waiting.append(_Row(request, sampler, text))
         out: list[tuple[Request, StreamEvent]] = []
-        for row in [r for r in self._waiting if r.request.cancelled]:
-            self._waiting.remove(row)
-            out.append((row.request, StreamEvent("", 0, "cancelled")))
+        for pending in (self._waiting, self._filling):
+            for row in [r for r in pending if r.request.cancelled]:
+                pending.remove(row)
+                out.append((row.request, StreamEvent("", 0, "cancelled")))
         self._drop(batch, out, lambda row: row.request.cancelled, "cancelled")
-        if not self._rows and not self._waiting:
+        if not self._rows and not self._waiting and not self._filling:
             self._publish(batch)
             self._send(out)
             self._wake.wait(0.5)
             return
         joiners = self._admit()
-        if joiners:
+        if joiners or self._filling:
             batch.horizon = max(
                 batch.horizon,
                 *(
                     len(r.request.prompt_ids) + r.request.params.max_tokens
-                    for r in joiners
+                    for r in [*joiners, *self._filling]
                 ),
             )
-        for group in _length_groups(joiners):
+        grouped: list[_Row] = []
+        for row in joiners:
+            ids = row.request.prompt_ids
+            cached, kv = self.prefix_cache.match(ids)
+            if cached or len(ids) > self.config.prefill_chunk_tokens:
+                # Alone, after the cached prefix, a chunk per step.
+                self.cached_tokens_total += cached
+                row.fill = batch.start_fill(ids, cached, kv)
+                self._filling.append(row)
+            else:
+                grouped.append(row)
+        for group in _length_groups(grouped):
             logits = batch.prefill([r.request.prompt_ids for r in group], self._pad_id)
+            self.prefill_tokens_total += sum(len(r.request.prompt_ids) for r in group)
             first = len(self._rows)
             self._rows.extend(group)
-            tokens = sample(logits.float(), [r.sampler for r in group])
-            batch.set_last(tokens, first)
-            self._emit(group, tokens, out)
-            self._drop(batch, out, lambda row: row.done, None)
-            # First tokens go out now, not after the other groups' prefill.
-            self._publish(batch)
-            self._send(out)
-            out = []
+            for i, row in enumerate(group, first):
+                ids = row.request.prompt_ids
+                self.prefix_cache.store(ids, batch.prompt_kv(i, len(ids)))
+            self._first_tokens(batch, group, logits, first, out)
+        self._fill_chunk(batch, out)
         if self._rows:
             self._set_horizon(batch)
             logits = batch.decode()
-            tokens = sample(logits.float(), [r.sampler for r in self._rows])
+            tokens, logprobs = sample(logits, [r.sampler for r in self._rows])
             batch.set_last(tokens)
-            self._emit(self._rows, tokens, out)
+            self._emit(self._rows, tokens, logprobs, out)
             self._drop(batch, out, lambda row: row.done, None)
         self._publish(batch)
         self._send(out)
+
+    def _fill_chunk(
+        self, batch: KVBatch, out: list[tuple[Request, StreamEvent]]
+    ) -> None:
+        """Prefill at most one chunk of the prompts being filled alone."""
+        budget = self.config.prefill_chunk_tokens
+        while self._filling and budget > 0:
+            row = self._filling[0]
+            fill = row.fill
+            assert fill is not None
+            before = fill.done
+            logits = batch.fill(fill, budget)
+            budget -= fill.done - before
+            self.prefill_tokens_total += fill.done - before
+            if logits is None:
+                continue
+            self._filling.popleft()
+            row.fill = None
+            if fill.kv is not None:
+                self.prefix_cache.store(fill.ids, fill.kv)
+            first = len(self._rows)
+            self._rows.append(row)
+            self._first_tokens(batch, [row], logits, first, out)
+
+    def _first_tokens(
+        self,
+        batch: KVBatch,
+        group: list[_Row],
+        logits: torch.Tensor,
+        first: int,
+        out: list[tuple[Request, StreamEvent]],
+    ) -> None:
+        tokens, logprobs = sample(logits, [r.sampler for r in group])
+        batch.set_last(tokens, first)
+        self._emit(group, tokens, logprobs, out)
+        self._drop(batch, out, lambda row: row.done, None)
+        # First tokens go out now, not after the next group's prefill.
+        self._publish(batch)
+        self._send(out[:])
+        out.clear()
 
     def _set_horizon(self, batch: KVBatch) -> None:
         batch.horizon = max(
@@ -339,24 +398,22 @@ class Engine:
     def _publish(self, batch: KVBatch) -> None:
         # Figures first, events second: a consumer that sees an event sees these.
         self.running = len(self._rows)
-        self.queued = len(self._waiting) + self._incoming.qsize()
+        self.queued = len(self._waiting) + len(self._filling) + self._incoming.qsize()
         self.cache_tokens = batch.rows * batch.length
         self.cache_tokens_peak = max(self.cache_tokens_peak, self.cache_tokens)
 
     def _admit(self) -> list[_Row]:
         joiners: list[_Row] = []
         prefill = 0
+        admitted = [*self._rows, *self._filling]
         longest = max(
-            (
-                len(r.request.prompt_ids) + r.request.params.max_tokens
-                for r in self._rows
-            ),
+            (len(r.request.prompt_ids) + r.request.params.max_tokens for r in admitted),
             default=0,
         )
         while self._waiting:
             row = self._waiting[0]
             need = len(row.request.prompt_ids) + row.request.params.max_tokens
-            rows = len(self._rows) + len(joiners) + 1
+            rows = len(admitted) + len(joiners) + 1
             if rows > self.config.max_batch_size:
                 break
             if rows * max(longest, need) > self.config.kv_cache_tokens:
@@ -375,14 +432,17 @@ class Engine:
         self,
         rows: list[_Row],
         tokens: list[int],
+        logprobs: list[TokenLogprob | None],
         out: list[tuple[Request, StreamEvent]],
     ) -> None:
         now = time.perf_counter()
         eos = self.loaded.eos_token_ids
-        for row, token in zip(rows, tokens, strict=True):
+        for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
             row.generated += 1
+            if logprob is not None:
+                row.pending.append(logprob)
             finish: str | None = None
-            if token in eos:
+            if token in eos and not row.request.params.ignore_eos:
                 text = row.text.flush()
                 finish = "stop"
             else:
@@ -395,7 +455,10 @@ class Engine:
             if finish is not None:
                 row.done = True
             if text or finish is not None or row.generated == 1:
-                out.append((row.request, StreamEvent(text, row.generated, finish)))
+                # Log-probabilities travel with the text their tokens produced.
+                chosen, row.pending = tuple(row.pending), []
+                event = StreamEvent(text, row.generated, finish, logprobs=chosen)
+                out.append((row.request, event))
         self.tokens_total += len(rows)
         self.recent.append((now, len(rows)))
 

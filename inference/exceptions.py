@@ -4,6 +4,7 @@ InferenceError
 ├── ModelLoadError          the model or tokenizer cannot be loaded (names it)
 ├── EngineStoppedError      a request reached an engine that is not running
 ├── QueueFullError          too many waiting requests (HTTP 503)
+├── OutputFormatError       the output is not what response_format asked for
 └── RequestRejectedError    a request the engine cannot serve (HTTP 400)
     └── PromptTooLongError  the prompt exceeds max_prompt_tokens or the cache
 """
@@ -30,6 +31,10 @@ class EngineStoppedError(InferenceError):
 
 class QueueFullError(InferenceError):
     """The waiting queue is full."""
+
+
+class OutputFormatError(InferenceError):
+    """The output does not have the format the request asked for."""
 
 
 class RequestRejectedError(InferenceError):

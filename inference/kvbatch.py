@@ -7,6 +7,8 @@ rotary positions. Between decode steps rows can
 
 - join: new prompts are prefilled together in a batch of their own, then their
   caches are left-padded to the common length and concatenated on the batch axis;
+  or one prompt is prefilled alone, chunk by chunk, into its own cache (`RowFill`,
+  which may start from a cached prefix's KV) and joins the same way when complete;
 - leave: finished or cancelled rows are dropped with `index_select`, then columns
   that are padding in every remaining row are cut off, so the cache is always
   `rows x longest live history` and bounded by the scheduler's token budget.
@@ -20,6 +22,7 @@ tensors; the next step adopts them and grows the buffer once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -96,6 +99,16 @@ def _pad_left(tensor: torch.Tensor, amount: int, dim_from_end: int) -> torch.Ten
     return F.pad(tensor, pad)
 
 
+@dataclass(eq=False)
+class RowFill:
+    """A prompt being prefilled alone into its own cache (chunked prefill)."""
+
+    ids: list[int]
+    cache: Any
+    done: int  # prompt tokens whose KV is in `cache`
+    kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set when complete
+
+
 class KVBatch:
     """KV cache, attention mask, positions and last tokens of the running rows."""
 
@@ -155,6 +168,52 @@ class KVBatch:
         self._merge(cache, mask, lengths)
         self._update_padded()
         return logits
+
+    def start_fill(
+        self,
+        ids: list[int],
+        cached: int,
+        kv: list[tuple[torch.Tensor, torch.Tensor]] | None,
+    ) -> RowFill:
+        """A prompt to prefill alone, in chunks, after its `cached` tokens' KV."""
+        cache = new_cache(self.model.config)
+        for layer in cache.layers:
+            layer.horizon = self.horizon
+        if kv is not None:
+            for layer, (keys, values) in zip(cache.layers, kv, strict=True):
+                layer.update(keys.to(self.device), values.to(self.device))
+        return RowFill(ids, cache, cached)
+
+    def fill(self, row: RowFill, budget: int) -> torch.Tensor | None:
+        """Prefill up to `budget` more tokens of `row`; its logits once complete.
+
+        A complete row joins the batch (its prompt's KV stays in `row.cache`'s
+        tensors, now shared with the batch, until the next step replaces them).
+        """
+        end = min(len(row.ids), row.done + budget)
+        ids = torch.tensor([row.ids[row.done : end]], dtype=torch.long)
+        positions = torch.arange(row.done, end, dtype=torch.long).unsqueeze(0)
+        mask = torch.ones((1, end), dtype=torch.long, device=self.device)
+        logits, row.cache = self._forward(
+            ids.to(self.device), mask, positions.to(self.device), row.cache
+        )
+        row.done = end
+        if end < len(row.ids):
+            return None
+        row.kv = [(layer.keys[0], layer.values[0]) for layer in row.cache.layers]
+        self._merge(row.cache, mask, torch.tensor([end], device=self.device))
+        self._update_padded()
+        return logits
+
+    def prompt_kv(
+        self, row: int, length: int
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """KV of the last `length` positions of batch row `row` ([heads, len, dim])."""
+        start = self.length - length
+        return [
+            (layer.keys[row, :, start:], layer.values[row, :, start:])
+            for layer in self.cache.layers
+        ]
 
     def _merge(self, cache: Any, mask: torch.Tensor, positions: torch.Tensor) -> None:
         if self.cache is None or self.rows == 0:

@@ -13,8 +13,8 @@ before the next decode step (see `sse.py`).
 
 from __future__ import annotations
 
-import time
-import uuid
+import functools
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .engine import Request as EngineRequest
+from . import completions
 from .exceptions import (
     EngineStoppedError,
     InferenceError,
@@ -33,128 +33,17 @@ from .exceptions import (
     RequestRejectedError,
 )
 from .protocol import ChatCompletionRequest, TokenizeRequest
-from .reasoning import ReasoningSplitter
-from .sampling import SamplingParams
 from .service import InferenceService
-from .sse import BodyLimit, WatchedResponse, dumps, error_body
-
-
-def _params(body: ChatCompletionRequest, service: InferenceService) -> SamplingParams:
-    config = service.config
-    loaded = service.loaded
-    temperature = loaded.default_temperature if loaded else 1.0
-    top_p = loaded.default_top_p if loaded else 1.0
-    asked = body.requested_max_tokens()
-    max_tokens = min(asked or config.default_max_tokens, config.max_tokens_limit)
-    return SamplingParams(
-        max_tokens=max_tokens,
-        temperature=temperature if body.temperature is None else body.temperature,
-        top_p=top_p if body.top_p is None else body.top_p,
-        stop=body.stop_list(),
-        seed=body.seed,
-    )
-
-
-def _submit(service: InferenceService, body: ChatCompletionRequest) -> EngineRequest:
-    engine = service.require_engine()
-    ids = service.encode_chat(body.messages, body.chat_template_kwargs)
-    return engine.submit(ids, _params(body, service))
-
-
-def _usage(request: EngineRequest, completion: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": request.prompt_tokens,
-        "completion_tokens": completion,
-        "total_tokens": request.prompt_tokens + completion,
-    }
-
-
-async def _stream(
-    service: InferenceService, body: ChatCompletionRequest, request: EngineRequest
-) -> AsyncIterator[bytes]:
-    head = {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": service.model_name,
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return b"data: " + dumps({**head, "choices": [choice]}) + b"\n\n"
-
-    # Content deltas are most of the traffic: only their text is encoded per chunk.
-    before, after = chunk({"content": ""}).split(b'""', 1)
-
-    def content(text: str) -> bytes:
-        return before + dumps(text) + after
-
-    splitter = ReasoningSplitter() if body.separate_reasoning else None
-    yield chunk({"role": "assistant", "content": ""})
-    completion = 0
-    finish = "stop"
-    async for event in request.stream():
-        completion = event.completion_tokens
-        parts: list[tuple[str, str]] = []
-        if splitter is None:
-            parts.append(("", event.text))
-        else:
-            parts.append(splitter.feed(event.text))
-            if event.finish_reason is not None:
-                parts.append(splitter.flush())
-        for reasoning, text in parts:
-            if reasoning:
-                yield chunk({"reasoning_content": reasoning})
-            if text:
-                yield content(text)
-        if event.finish_reason is not None:
-            finish = event.finish_reason
-            if event.error is not None and finish == "error":
-                yield (
-                    b"data: " + dumps(error_body(event.error, "server_error")) + b"\n\n"
-                )
-                return
-    yield chunk({}, finish)
-    if body.stream_options is not None and body.stream_options.include_usage:
-        usage = {**head, "choices": [], "usage": _usage(request, completion)}
-        yield b"data: " + dumps(usage) + b"\n\n"
-    yield b"data: [DONE]\n\n"
-
-
-async def _collect(
-    service: InferenceService, body: ChatCompletionRequest, request: EngineRequest
-) -> dict[str, Any]:
-    texts: list[str] = []
-    completion, finish = 0, "stop"
-    async for event in request.stream():
-        texts.append(event.text)
-        completion = event.completion_tokens
-        if event.finish_reason is not None:
-            finish = event.finish_reason
-            if finish == "error":
-                raise InferenceError(event.error or "generation failed")
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
-    if body.separate_reasoning:
-        splitter = ReasoningSplitter()
-        reasoning, content = splitter.feed(message["content"])
-        tail_reasoning, tail_content = splitter.flush()
-        message["content"] = content + tail_content
-        message["reasoning_content"] = (reasoning + tail_reasoning) or None
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": service.model_name,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": _usage(request, completion),
-    }
+from .sse import BodyLimit, WatchedResponse, error_body
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     where = [str(p) for p in first.get("loc", ()) if p != "body"]
-    field = ".".join(where) or "body"
+    # Checks across fields say which field they are about: "Value error, n: ...".
+    named = re.match(r"Value error, (\w+): ", str(first.get("msg", "")))
+    field = ".".join(where) or (named.group(1) if named else "body")
     if first.get("type") == "extra_forbidden":
         message = f"unsupported field {field!r}"
     else:
@@ -196,14 +85,13 @@ def create_app(service: InferenceService, *, manage_lifespan: bool = False) -> F
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest) -> Response:
-        request = _submit(service, body)
+        choices = completions.start(service, body)
+        close = functools.partial(completions.cancel_all, choices)
         if body.stream:
-            return WatchedResponse(
-                stream=_stream(service, body, request), on_close=request.cancel
-            )
-        return WatchedResponse(
-            result=_collect(service, body, request), on_close=request.cancel
-        )
+            stream = completions.stream_chunks(service, body, choices)
+            return WatchedResponse(stream=stream, on_close=close)
+        result = completions.collect(service, body, choices)
+        return WatchedResponse(result=result, on_close=close)
 
     @app.post("/v1/tokenize")
     async def tokenize(body: TokenizeRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ template. The standalone server and the embedded mode share it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .config import InferenceConfig
 from .engine import Engine
 from .exceptions import EngineStoppedError, ModelLoadError, RequestRejectedError
 from .loader import LoadedModel, load_model
-from .protocol import ChatMessage
+from .protocol import ChatMessage, Tool
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,50 @@ class _EngineCollector(Collector):
             value=engine.tokens_total if engine else 0,
         )
         yield CounterMetricFamily(
+            "freechat_inference_prefill_tokens",
+            "Prompt tokens run through the model since start.",
+            value=engine.prefill_tokens_total if engine else 0,
+        )
+        yield CounterMetricFamily(
+            "freechat_inference_prefix_cached_tokens",
+            "Prompt tokens whose KV came from the prefix cache since start.",
+            value=engine.cached_tokens_total if engine else 0,
+        )
+        yield GaugeMetricFamily(
+            "freechat_inference_prefix_cache_tokens",
+            "Tokens held in the prefix cache.",
+            value=engine.prefix_cache.tokens if engine else 0,
+        )
+        yield CounterMetricFamily(
             "freechat_inference_requests",
             "Requests taken by the engine since start.",
             value=engine.requests_total if engine else 0,
         )
+
+
+def template_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as chat templates read it (tool calls' arguments as objects)."""
+    plain: dict[str, Any] = {"role": message.role, "content": message.text()}
+    if message.name is not None:
+        plain["name"] = message.name
+    if message.tool_call_id is not None:
+        plain["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        calls = []
+        for call in message.tool_calls:
+            try:
+                arguments: Any = json.loads(call.function.arguments)
+            except ValueError:
+                arguments = call.function.arguments
+            calls.append(
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": arguments},
+                }
+            )
+        plain["tool_calls"] = calls
+    return plain
 
 
 class InferenceService:
@@ -149,19 +190,23 @@ class InferenceService:
         self,
         messages: list[ChatMessage],
         template_kwargs: dict[str, Any] | None = None,
+        tools: list[Tool] | None = None,
         *,
         add_generation_prompt: bool = True,
     ) -> list[int]:
-        """Prompt token ids of `messages` through the model's chat template."""
+        """Prompt token ids of `messages` (and `tools`) through the chat template."""
         if self.loaded is None:
             raise EngineStoppedError("the model is not loaded yet")
-        plain = [{"role": m.role, "content": m.text()} for m in messages]
+        plain = [template_message(m) for m in messages]
+        extra = dict(template_kwargs or {})
+        if tools:
+            extra["tools"] = [t.model_dump(exclude_none=True) for t in tools]
         try:
             encoded = self.loaded.tokenizer.apply_chat_template(
                 plain,
                 add_generation_prompt=add_generation_prompt,
                 tokenize=True,
-                **(template_kwargs or {}),
+                **extra,
             )
         except TemplateError as exc:  # e.g. roles the template does not accept
             raise RequestRejectedError(f"chat template: {exc}") from exc

@@ -23,7 +23,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .exceptions import EngineStoppedError, InferenceError, QueueFullError
+from .exceptions import (
+    EngineStoppedError,
+    InferenceError,
+    OutputFormatError,
+    QueueFullError,
+)
 
 
 def dumps(obj: Any) -> bytes:
@@ -75,7 +80,10 @@ class WatchedResponse(Response):
         except InferenceError as exc:
             unavailable = isinstance(exc, EngineStoppedError | QueueFullError)
             status = 503 if unavailable else 500
-            body = error_body(str(exc), "server_error")
+            kind = "server_error"
+            if isinstance(exc, OutputFormatError):
+                kind = "invalid_response_format"
+            body = error_body(str(exc), kind)
         payload = dumps(body)
         await send(
             {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,14 +13,6 @@ from inference.loader import LoadedModel
 from inference.sampling import SamplingParams
 
 PROMPTS = [f"第{i}个问题: what is {i} * {i + 3}? " * (1 + i % 4) for i in range(16)]
-
-
-@pytest.fixture
-async def engine(demo_loaded: LoadedModel) -> AsyncIterator[Engine]:
-    eng = Engine(demo_loaded, InferenceConfig(model=demo_loaded.source))
-    eng.start()
-    yield eng
-    await eng.stop()
 
 
 def prompt_ids(loaded: LoadedModel, text: str) -> list[int]:

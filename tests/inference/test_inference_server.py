@@ -108,20 +108,30 @@ async def test_non_streaming_completion(live: LiveServer) -> None:
 async def test_unsupported_field_is_400_naming_it(live: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=live.url) as http:
         response = await http.post(
-            "/v1/chat/completions", json=body("hi", logprobs=True)
+            "/v1/chat/completions", json=body("hi", logit_bias={"1": 5})
         )
         bad_value = await http.post(
             "/v1/chat/completions", json=body("hi", temperature=9)
         )
+        too_many = await http.post("/v1/chat/completions", json=body("hi", n=17))
+        schema = await http.post(
+            "/v1/chat/completions",
+            json=body("hi", response_format={"type": "json_schema"}),
+        )
+        choice = await http.post(
+            "/v1/chat/completions", json=body("hi", tool_choice="required")
+        )
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == "logprobs"
-    assert "logprobs" in response.json()["error"]["message"]
+    assert response.json()["error"]["param"] == "logit_bias"
+    assert "logit_bias" in response.json()["error"]["message"]
     assert bad_value.status_code == 400
     assert bad_value.json()["error"]["param"] == "temperature"
-    async with httpx.AsyncClient(base_url=live.url) as http:
-        several = await http.post("/v1/chat/completions", json=body("hi", n=2))
-    assert several.status_code == 400
-    assert several.json()["error"]["param"] == "n"
+    assert too_many.status_code == 400
+    assert too_many.json()["error"]["param"] == "n"
+    assert schema.status_code == 400
+    assert schema.json()["error"]["param"] == "response_format.type"
+    assert choice.status_code == 400
+    assert choice.json()["error"]["param"] == "tool_choice"
 
 
 async def test_separate_reasoning_keeps_plain_content(live: LiveServer) -> None:
