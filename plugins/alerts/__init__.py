@@ -14,6 +14,7 @@ from nonebot import get_driver, get_plugin_config
 from nonebot.adapters import Bot
 from nonebot.plugin import PluginMetadata
 
+from bot.platform import platform_key
 from bot.runtime import get_runtime
 
 from .config import Config
@@ -50,8 +51,14 @@ monitor = Monitor(config.alerts_after, _monitor_notify)
 _llm_task: asyncio.Task[None] | None = None
 
 
+#: how a platform is named in alerts (NoneBot's adapter name is the protocol's:
+#: QQ and WeChat groups both speak OneBot)
+_DISPLAY = {"qq": "QQ", "wechat": "WeChat", "wecom": "WeCom", "ilink": "iLink"}
+
+
 def _channel(bot: Bot) -> str:
-    return f"{bot.adapter.get_name()} {bot.self_id}"
+    key = platform_key(bot.adapter.get_name())
+    return f"{_DISPLAY.get(key, bot.adapter.get_name())} {bot.self_id}"
 
 
 @driver.on_bot_connect
@@ -62,7 +69,9 @@ async def _connected(bot: Bot) -> None:
 @driver.on_bot_disconnect
 async def _disconnected(bot: Bot) -> None:
     monitor.down(
-        _channel(bot), bot.adapter.get_name().lower(), "connection lost / 连接断开"
+        _channel(bot),
+        platform_key(bot.adapter.get_name()),
+        "connection lost / 连接断开",
     )
 
 
