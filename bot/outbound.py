@@ -10,15 +10,15 @@ message through the kernel's output filters in place (:func:`bot.send.filter_out
 the same ones every proactive send passes; the sensitive-word plugin registers one).
 
 The chat's own answers are not touched: the chain already filtered and limited
-them (the chat marks its delivery with :func:`own_sends`).
+them, and :func:`bot.send.send` did the same for proactive sends (both mark their
+sends with :func:`bot.send.checked_sends`, here also as :func:`own_sends`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from nonebot.matcher import current_matcher
 from prometheus_client import Counter
 
 from bot.dispatch import is_send_api
-from bot.send import filter_output
+from bot.send import checked_sends, filter_output, sends_checked
 
 __all__ = [
     "SendInfo",
@@ -65,7 +65,6 @@ class SendInfo:
 SendGate = Callable[[SendInfo], Awaitable[bool]]
 
 _gates: list[SendGate] = []
-_own: ContextVar[bool] = ContextVar("fc_own_sends", default=False)
 _installed = False
 
 
@@ -85,14 +84,7 @@ def register_gate(fn: SendGate) -> Callable[[], None]:
     return _register(_gates, fn)
 
 
-@contextlib.contextmanager
-def own_sends() -> Iterator[None]:
-    """Sends in this block are the chat's own (already filtered and limited)."""
-    token = _own.set(True)
-    try:
-        yield
-    finally:
-        _own.reset(token)
+own_sends = checked_sends
 
 
 def install() -> None:
@@ -123,7 +115,7 @@ def _chat_of(bot: Bot, data: dict[str, Any]) -> str:
 
 
 async def _on_calling_api(bot: Bot, api: str, data: dict[str, Any]) -> None:
-    if not is_send_api(api) or _own.get():
+    if not is_send_api(api) or sends_checked():
         return
     plugin = _plugin()
     info = SendInfo(bot, api, plugin, _chat_of(bot, data))

@@ -25,8 +25,10 @@ shared state (so every instance shares them), and hands it to the sender.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from bot.exceptions import FreeChatError
@@ -259,8 +261,28 @@ async def send(target: Target | str, text: str) -> str:
                 result.retry_after,
             )
     try:
-        await sender.send(target, text)
+        with checked_sends():  # filtered and limited above: the plugin hook skips it
+            await sender.send(target, text)
     except SendError:
         ERRORS.labels("proactive_send").inc()
         raise
     return text
+
+
+_checked: ContextVar[bool] = ContextVar("fc_checked_sends", default=False)
+
+
+@contextlib.contextmanager
+def checked_sends() -> Iterator[None]:
+    """Sends in this block already passed the output filters and their limits (the
+    chat's answers, proactive sends): the hook for plugins' sends (``bot.outbound``)
+    leaves them alone instead of filtering and counting them twice."""
+    token = _checked.set(True)
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
+def sends_checked() -> bool:
+    return _checked.get()

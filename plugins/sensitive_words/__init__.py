@@ -12,7 +12,7 @@ from collections.abc import Callable
 from nonebot import get_driver, get_plugin_config
 from nonebot.plugin import PluginMetadata
 
-from bot import orders
+from bot import orders, outbound
 from bot.chain import chain
 from bot.runtime import has_runtime
 from bot.send import register_output_filter
@@ -54,7 +54,9 @@ async def filter_proactive(text: str) -> str:
 @driver.on_startup
 async def _start() -> None:
     global _dispose, _dispose_filter
+    # proactive sends (bot.send) and, through the API hook, every plugin's sends
     _dispose_filter = register_output_filter(filter_proactive)
+    outbound.install()
     _dispose = chain.register(
         make_middleware(service, config),
         order=orders.SENSITIVE_WORDS,
