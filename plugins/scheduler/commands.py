@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
-from bot.send import SendError
-
 from . import store
 from .core import JobSpec, describe
 
@@ -84,8 +82,6 @@ def _spec(args: argparse.Namespace) -> JobSpec:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "job"
         raise UsageError(f"{where}: {err['msg']}") from None
-    except SendError as exc:
-        raise UsageError(str(exc)) from None
 
 
 async def execute(

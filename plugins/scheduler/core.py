@@ -14,7 +14,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from bot.send import parse_target
+from bot.send import TargetError, parse_target
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 MAX_PAYLOAD = 4000
@@ -45,7 +45,10 @@ class JobSpec(BaseModel):
     @field_validator("targets")
     @classmethod
     def _targets(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(str(parse_target(t)) for t in value))
+        try:
+            return list(dict.fromkeys(str(parse_target(t)) for t in value))
+        except TargetError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("payload")
     @classmethod
