@@ -15,7 +15,7 @@ import asyncpg
 
 from bot.settings import DEFAULT_PLUGINS
 from tests.adapters.qq.adapter_harness import eventually
-from tests.adapters.qq.napcat import NapCat
+from tests.adapters.qq.napcat import NapCat, text_of
 
 TOKEN = "schedule-token"
 GROUP = 700001
@@ -229,3 +229,40 @@ async def test_prompt_job_goes_through_the_whole_chain(
         assert all(u > 0 for u in used), used
     finally:
         await peer.close()
+
+
+async def test_superusers_manage_jobs_in_chat(bot_process: Any) -> None:
+    bp = await bot_process(qq(superusers=["qq:12345"]))
+    peer = await connect(bp)
+    try:
+        await peer.send_event(
+            peer.private_message(
+                '/schedule add --every 2 --target qq:group:700001 --text "from chat"'
+                " --name chatjob",
+                user_id=12345,
+            )
+        )
+        (reply,) = await peer.wait_sends(1, timeout=30)
+        assert text_of(reply) == (
+            "Job chatjob added (every 2 s). 任务 chatjob 已添加。"
+        )
+        await eventually(lambda: len(peer.group_sends("from chat")) >= 1, 30)
+        await peer.send_event(peer.private_message("/schedule list", user_id=30001))
+        await peer.wait_sends(2, timeout=30)
+        assert text_of(peer.sends()[1]) == (
+            "Only superusers can manage schedules. 仅超级用户可管理定时任务。"
+        )
+        await peer.send_event(
+            peer.private_message("/schedule remove nosuch", user_id=12345)
+        )
+        await peer.wait_sends(3, timeout=30)
+        assert text_of(peer.sends()[2]) == "no job named 'nosuch'"
+        await peer.send_event(
+            peer.private_message("/schedule remove chatjob", user_id=12345)
+        )
+        await peer.wait_sends(4, timeout=30)
+        assert "任务 chatjob 已删除" in text_of(peer.sends()[3])
+    finally:
+        await peer.close()
+    listed = await asyncio.to_thread(bp.cli, "schedule", "list")
+    assert listed == "No scheduled jobs. 暂无定时任务。"
