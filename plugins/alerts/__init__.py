@@ -1,7 +1,8 @@
 """Alerts: superusers hear, through every other working channel, when a connection
 has been down longer than ``alerts.after`` seconds (a QQ or WeChat socket gone, a
 WeCom AI bot kicked, the iLink session expired: the adapter disconnects the bot;
-every LLM endpoint's circuit open), once per incident, and once more when it is back.
+an Official Account's token refresh failing: reported through ``bot.health``; every
+LLM endpoint's circuit open), once per incident, and once more when it is back.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from nonebot import get_driver, get_plugin_config
 from nonebot.adapters import Bot
 from nonebot.plugin import PluginMetadata
 
+from bot import health
 from bot.runtime import get_runtime
 
 from .config import Config
@@ -48,6 +51,7 @@ async def _monitor_notify(text: str, avoid: str) -> None:
 
 monitor = Monitor(config.alerts_after, _monitor_notify)
 _llm_task: asyncio.Task[None] | None = None
+_dispose_health: Callable[[], None] | None = None
 
 
 def _channel(bot: Bot) -> str:
@@ -78,14 +82,24 @@ async def _watch_llm() -> None:
             monitor.up("LLM")
 
 
+def _reported(channel: str, platform: str, ok: bool, why: str) -> None:
+    if ok:
+        monitor.up(channel)
+    else:
+        monitor.down(channel, platform, why)
+
+
 @driver.on_startup
 async def _start() -> None:
-    global _llm_task
+    global _llm_task, _dispose_health
+    _dispose_health = health.watch(_reported)
     _llm_task = asyncio.create_task(_watch_llm(), name="alerts-llm")
 
 
 @driver.on_shutdown
 async def _stop() -> None:
+    if _dispose_health is not None:
+        _dispose_health()
     if _llm_task is not None:
         _llm_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
