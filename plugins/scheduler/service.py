@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,8 @@ LATENESS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 PREFIX = "freechat:"
+#: seconds between two prunings of the run log
+PRUNE_EVERY = 6 * 3600.0
 EXECUTOR = "freechat"
 
 #: ``(job) -> text``: answers a prompt job through the chain
@@ -129,8 +132,12 @@ class SchedulerService:
         return task
 
     async def _poll(self) -> None:
+        pruned = time.monotonic()
         while True:
             await asyncio.sleep(self.config.scheduler_poll_interval)
+            if time.monotonic() - pruned > PRUNE_EVERY:
+                pruned = time.monotonic()
+                self._spawn(self.prune())
             try:
                 if await store.stamp() != self._stamp:
                     await self.sync()

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bot.settings import DEFAULT_PLUGINS
 from tests.adapters.qq.adapter_harness import eventually
@@ -82,6 +83,10 @@ async def test_cli_job_reaches_the_running_bot_and_survives_a_restart(
         assert all(1.0 < g < 4.0 for g in gaps), gaps
         listed = await asyncio.to_thread(bp.cli, "schedule", "list")
         assert "hello [on] every 2 s -> qq:group:700001" in listed
+        async with httpx.AsyncClient(base_url=bp.base_url) as client:
+            metrics = (await client.get("/metrics")).text
+        assert 'freechat_scheduler_runs_total{outcome="ok"}' in metrics
+        assert "freechat_scheduler_lateness_seconds_count" in metrics
     finally:
         await peer.close()
     bp.stop()
@@ -104,10 +109,7 @@ async def test_cli_job_reaches_the_running_bot_and_survives_a_restart(
 async def test_two_instances_sharing_redis_and_postgres_fire_each_run_once(
     bot_process: Any, pg_url: str, redis_url: str
 ) -> None:
-    # 20 runs in 20 s: above the default 20 messages per minute per target
-    plugins: dict[str, Any] = {name: {} for name in DEFAULT_PLUGINS}
-    plugins["scheduler"] = {"send_limit": 1000}
-    shared = qq(database={"url": pg_url}, state={"url": redis_url}, plugins=plugins)
+    shared = qq(database={"url": pg_url}, state={"url": redis_url})
     first = await bot_process(shared)
     second = await bot_process(shared)
     peers = [await connect(first), await connect(second)]

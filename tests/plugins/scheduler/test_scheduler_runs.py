@@ -176,3 +176,14 @@ async def test_late_runs_are_skipped_and_run_now_runs_once(
     finally:
         await svc.stop()
         dispose()
+
+
+async def test_run_log_kept_log_days(db: None, send_runtime: Runtime) -> None:
+    from plugins.scheduler.models import JobRun
+
+    now = datetime.now(UTC)
+    old = await JobRun.create(job_name="j", scheduled_at=now - timedelta(days=40))
+    await JobRun.filter(id=old.id).update(started_at=now - timedelta(days=31))
+    await JobRun.create(job_name="j", scheduled_at=now - timedelta(days=29))
+    assert await service([], scheduler_log_days=30).prune() == 1
+    assert await JobRun.filter(job_name="j").count() == 1
