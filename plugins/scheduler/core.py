@@ -55,12 +55,16 @@ class JobSpec(BaseModel):
     def _payload(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the text or prompt is empty")
-        value.encode("utf-8")  # a lone surrogate raises here, not in a driver
         return value
 
     @model_validator(mode="after")
     def _trigger(self) -> JobSpec:
-        build_trigger(self.trigger, self.spec, self.timezone, datetime.now(UTC))
+        now = datetime.now(UTC)
+        trigger = build_trigger(self.trigger, self.spec, self.timezone, now)
+        if trigger.get_next_fire_time(None, now) is None or (
+            isinstance(trigger, DateTrigger) and trigger.run_date < now
+        ):
+            raise ValueError(f"{self.trigger} {self.spec[:64]!r} never fires again")
         return self
 
 
