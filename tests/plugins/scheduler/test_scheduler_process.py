@@ -167,7 +167,8 @@ async def test_prompt_job_goes_through_the_whole_chain(
     bot_process: Any, openai_stub: Any, redis_url: str, tmp_path: Any
 ) -> None:
     """Persona (the system prompt) and the prompt reach the model, the group's
-    budget is charged, the answer's listed word is masked before it is sent."""
+    budget is charged, the answer's listed word is masked before it is sent; a
+    fixed text's too."""
     words = tmp_path / "words"
     words.mkdir()
     (words / "banned.txt").write_text("badword\n")
@@ -229,6 +230,23 @@ async def test_prompt_job_goes_through_the_whole_chain(
             await client.aclose()
         assert keys
         assert all(u > 0 for u in used), used
+        # a fixed text is filtered too (bot.send's output filter)
+        await asyncio.to_thread(
+            bp.cli,
+            "schedule",
+            "add",
+            "--every",
+            "3600",
+            "--target",
+            f"qq:group:{group}",
+            "--text",
+            "plain badword here",
+            "--name",
+            f"{name}-text",
+        )
+        await asyncio.to_thread(bp.cli, "schedule", "run-now", f"{name}-text")
+        await eventually(lambda: len(texts()) == 2, 30)
+        assert texts()[1] == "plain ******* here"
     finally:
         await peer.close()
 
