@@ -30,7 +30,7 @@ class JobSpec(BaseModel):
     spec: str = Field(min_length=1, max_length=128)
     timezone: str = "Asia/Shanghai"
     targets: list[str] = Field(min_length=1, max_length=MAX_TARGETS)
-    action: Literal["text", "prompt"]
+    action: Literal["text", "prompt", "command"]
     payload: str = Field(min_length=1, max_length=MAX_PAYLOAD)
 
     @field_validator("timezone")

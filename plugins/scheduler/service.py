@@ -33,6 +33,7 @@ from bot.send import SendError, send
 from bot.state import FeedWatcher
 
 from . import store
+from .actions import run_command
 from .config import Config
 from .core import backoff, build_trigger, first_line
 from .models import JobRun, ScheduledJob
@@ -282,6 +283,13 @@ class SchedulerService:
         await self._count(job, failed=bool(error), error=error)
         return outcome
 
+    async def _text(self, job: ScheduledJob) -> str:
+        if job.action == "text":
+            return job.payload
+        if job.action == "command":
+            return await run_command(job.payload)
+        return await self.generate(job)
+
     async def _attempts(self, job: ScheduledJob) -> tuple[list[str], str, int]:
         reached: list[str] = []
         text: str | None = None
@@ -292,11 +300,7 @@ class SchedulerService:
             error = ""
             try:
                 if text is None:
-                    text = (
-                        job.payload
-                        if job.action == "text"
-                        else await self.generate(job)
-                    )
+                    text = await self._text(job)
                 for target in job.targets:
                     if target in reached:
                         continue
