@@ -20,7 +20,7 @@ from bot import health
 from bot.runtime import get_runtime
 
 from .config import Config
-from .monitor import Monitor
+from .monitor import Monitor, watch_llm
 from .notify import notify_superusers as _notify
 from .notify import superuser_targets
 
@@ -70,18 +70,6 @@ async def _disconnected(bot: Bot) -> None:
     )
 
 
-async def _watch_llm() -> None:
-    seen_closed = False
-    while True:
-        await asyncio.sleep(config.alerts_check_interval)
-        if get_runtime().llm.circuit_open():
-            if seen_closed:
-                monitor.down("LLM", "", "every endpoint's circuit is open / 模型不可用")
-        else:
-            seen_closed = True
-            monitor.up("LLM")
-
-
 def _reported(channel: str, platform: str, ok: bool, why: str) -> None:
     if ok:
         monitor.up(channel)
@@ -93,7 +81,10 @@ def _reported(channel: str, platform: str, ok: bool, why: str) -> None:
 async def _start() -> None:
     global _llm_task, _dispose_health
     _dispose_health = health.watch(_reported)
-    _llm_task = asyncio.create_task(_watch_llm(), name="alerts-llm")
+    _llm_task = asyncio.create_task(
+        watch_llm(monitor, lambda: get_runtime().llm, config.alerts_check_interval),
+        name="alerts-llm",
+    )
 
 
 @driver.on_shutdown
