@@ -133,7 +133,11 @@ def run_plugin_command(argv: list[str]) -> int:
     plugin = PLUGIN_COMMANDS[argv[0]][0]
     settings = load_settings(config)
     import nonebot
+    from nonebot.log import logger
 
+    # stdout is the command's answer: NoneBot's own log goes to stderr, errors only
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
     nonebot.init(
         _env_file=(), driver="~none", log_level="ERROR", **settings.nonebot_config()
     )

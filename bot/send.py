@@ -194,7 +194,7 @@ class Sender:
 _senders: dict[str, Sender] = {}
 _filters: list[OutputFilter] = []
 #: the kernel's own per-target limit (count, window); see :func:`set_target_limit`
-_target_limit: list[tuple[int, float]] = [(20, 60.0)]
+_target_limit: list[tuple[int, float]] = [(60, 60.0)]
 
 
 def register_sender(

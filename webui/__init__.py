@@ -12,6 +12,7 @@ from bot.auth import announce_setup_link, signing_key
 from bot.settings import Settings
 
 from .api import router
+from .schedules import router as schedules_router
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def setup_webui(app: FastAPI, settings: Settings) -> None:
     """Mount the API and, when built, the UI at ``/``."""
     app.include_router(router)
+    app.include_router(schedules_router)
     import nonebot
 
     async def _announce() -> None:

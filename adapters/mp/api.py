@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot import health
 from bot.metrics import ERRORS, MESSAGES_OUT
 from bot.state import StateStore
 
@@ -90,6 +91,16 @@ class MPClient:
             return token
 
     async def _fetch(self, *, force: bool) -> tuple[str, int]:
+        channel = f"mp {self.account.name} token"
+        try:
+            result = await self._fetch_once(force=force)
+        except (MPApiError, httpx.HTTPError, ValueError, KeyError) as exc:
+            health.report(channel, "mp", False, f"token refresh failed: {exc}")
+            raise
+        health.report(channel, "mp", True)
+        return result
+
+    async def _fetch_once(self, *, force: bool) -> tuple[str, int]:
         body = {
             "grant_type": "client_credential",
             "appid": self.account.app_id,

@@ -1,7 +1,8 @@
 """Alerts: superusers hear, through every other working channel, when a connection
 has been down longer than ``alerts.after`` seconds (a QQ or WeChat socket gone, a
 WeCom AI bot kicked, the iLink session expired: the adapter disconnects the bot;
-every LLM endpoint's circuit open), once per incident, and once more when it is back.
+an Official Account's token refresh failing: reported through ``bot.health``; every
+LLM endpoint's circuit open), once per incident, and once more when it is back.
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from nonebot import get_driver, get_plugin_config
 from nonebot.adapters import Bot
 from nonebot.plugin import PluginMetadata
 
+from bot import health
 from bot.platform import platform_key
 from bot.runtime import get_runtime
 
 from .config import Config
-from .monitor import Monitor
+from .monitor import Monitor, watch_llm
 from .notify import notify_superusers as _notify
 from .notify import superuser_targets
 
@@ -49,6 +52,7 @@ async def _monitor_notify(text: str, avoid: str) -> None:
 
 monitor = Monitor(config.alerts_after, _monitor_notify)
 _llm_task: asyncio.Task[None] | None = None
+_dispose_health: Callable[[], None] | None = None
 
 
 #: how a platform is named in alerts (NoneBot's adapter name is the protocol's:
@@ -75,26 +79,27 @@ async def _disconnected(bot: Bot) -> None:
     )
 
 
-async def _watch_llm() -> None:
-    seen_closed = False
-    while True:
-        await asyncio.sleep(config.alerts_check_interval)
-        if get_runtime().llm.circuit_open():
-            if seen_closed:
-                monitor.down("LLM", "", "every endpoint's circuit is open / 模型不可用")
-        else:
-            seen_closed = True
-            monitor.up("LLM")
+def _reported(channel: str, platform: str, ok: bool, why: str) -> None:
+    if ok:
+        monitor.up(channel)
+    else:
+        monitor.down(channel, platform, why)
 
 
 @driver.on_startup
 async def _start() -> None:
-    global _llm_task
-    _llm_task = asyncio.create_task(_watch_llm(), name="alerts-llm")
+    global _llm_task, _dispose_health
+    _dispose_health = health.watch(_reported)
+    _llm_task = asyncio.create_task(
+        watch_llm(monitor, lambda: get_runtime().llm, config.alerts_check_interval),
+        name="alerts-llm",
+    )
 
 
 @driver.on_shutdown
 async def _stop() -> None:
+    if _dispose_health is not None:
+        _dispose_health()
     if _llm_task is not None:
         _llm_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -80,3 +80,17 @@ class Monitor:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
+
+
+async def watch_llm(monitor: Monitor, llm: Callable[[], Any], interval: float) -> None:
+    """Report the LLM down while every endpoint's circuit is open (once it has been
+    seen working: no endpoint at start-up is not an incident)."""
+    seen_closed = False
+    while True:
+        await asyncio.sleep(interval)
+        if llm().circuit_open():
+            if seen_closed:
+                monitor.down("LLM", "", "every endpoint's circuit is open / 模型不可用")
+        else:
+            seen_closed = True
+            monitor.up("LLM")

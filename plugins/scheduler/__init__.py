@@ -26,6 +26,7 @@ from bot.commands import command_arg, command_matcher, on_commands  # noqa: E402
 from bot.send import set_target_limit  # noqa: E402
 
 from . import store  # noqa: E402
+from .actions import register_command  # noqa: E402
 from .commands import execute  # noqa: E402
 from .config import Config  # noqa: E402
 from .prompt import generate  # noqa: E402
@@ -42,7 +43,7 @@ __plugin_meta__ = PluginMetadata(
     config=Config,
 )
 
-__all__ = ["Config", "scheduler", "service", "store"]
+__all__ = ["Config", "register_command", "scheduler", "service", "store"]
 
 log = logging.getLogger("freechat.scheduler")
 config = get_plugin_config(Config)

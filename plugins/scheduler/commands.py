@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
-from bot.send import SendError
-
 from . import store
 from .core import JobSpec, describe
 
@@ -41,6 +39,7 @@ def build_parser(prog: str = "schedule", timezone: str = "Asia/Shanghai") -> _Pa
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--text")
     what.add_argument("--prompt")
+    what.add_argument("--command", help="a job command another plugin offers")
     add.add_argument("--name")
     add.add_argument("--timezone", default=timezone)
     sub.add_parser("list", help="list jobs / 列出任务")
@@ -61,14 +60,12 @@ def _spec(args: argparse.Namespace) -> JobSpec:
         trigger, spec = "interval", f"{args.every:g}"
     else:
         trigger, spec = "date", args.date
-    action, payload = (
-        ("text", args.text)
-        if args.text is not None
-        else (
-            "prompt",
-            args.prompt,
-        )
-    )
+    if args.text is not None:
+        action, payload = "text", args.text
+    elif args.prompt is not None:
+        action, payload = "prompt", args.prompt
+    else:
+        action, payload = "command", args.command
     name = args.name or "job-" + uuid.uuid4().hex[:8]
     try:
         return JobSpec(
@@ -84,8 +81,6 @@ def _spec(args: argparse.Namespace) -> JobSpec:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "job"
         raise UsageError(f"{where}: {err['msg']}") from None
-    except SendError as exc:
-        raise UsageError(str(exc)) from None
 
 
 async def execute(

@@ -21,5 +21,5 @@ class Config(BaseModel):
     #: days the run log is kept
     scheduler_log_days: int = Field(default=30, ge=1)
     #: proactive messages per target within send_window seconds (every sender)
-    scheduler_send_limit: int = Field(default=20, ge=1)
+    scheduler_send_limit: int = Field(default=60, ge=1)
     scheduler_send_window: float = Field(default=60.0, gt=0)

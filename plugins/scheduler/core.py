@@ -14,7 +14,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from bot.send import parse_target
+from bot.send import TargetError, parse_target
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 MAX_PAYLOAD = 4000
@@ -30,7 +30,7 @@ class JobSpec(BaseModel):
     spec: str = Field(min_length=1, max_length=128)
     timezone: str = "Asia/Shanghai"
     targets: list[str] = Field(min_length=1, max_length=MAX_TARGETS)
-    action: Literal["text", "prompt"]
+    action: Literal["text", "prompt", "command"]
     payload: str = Field(min_length=1, max_length=MAX_PAYLOAD)
 
     @field_validator("timezone")
@@ -45,19 +45,26 @@ class JobSpec(BaseModel):
     @field_validator("targets")
     @classmethod
     def _targets(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(str(parse_target(t)) for t in value))
+        try:
+            return list(dict.fromkeys(str(parse_target(t)) for t in value))
+        except TargetError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("payload")
     @classmethod
     def _payload(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the text or prompt is empty")
-        value.encode("utf-8")  # a lone surrogate raises here, not in a driver
         return value
 
     @model_validator(mode="after")
     def _trigger(self) -> JobSpec:
-        build_trigger(self.trigger, self.spec, self.timezone, datetime.now(UTC))
+        now = datetime.now(UTC)
+        trigger = build_trigger(self.trigger, self.spec, self.timezone, now)
+        if trigger.get_next_fire_time(None, now) is None or (
+            isinstance(trigger, DateTrigger) and trigger.run_date < now
+        ):
+            raise ValueError(f"{self.trigger} {self.spec[:64]!r} never fires again")
         return self
 
 

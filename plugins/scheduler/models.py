@@ -22,7 +22,7 @@ class ScheduledJob(Model):
     timezone = fields.CharField(max_length=64, default="Asia/Shanghai")
     #: target strings (``bot.send``)
     targets: fields.Field[list[str]] = fields.JSONField(default=list)
-    #: ``text`` or ``prompt``
+    #: ``text``, ``prompt`` or ``command`` (another plugin's, see ``actions``)
     action = fields.CharField(max_length=8)
     payload = fields.TextField()
     enabled = fields.BooleanField(default=True)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from bot.send import SendError, send
 from bot.state import FeedWatcher
 
 from . import store
+from .actions import run_command
 from .config import Config
 from .core import backoff, build_trigger, first_line
 from .models import JobRun, ScheduledJob
@@ -45,6 +47,8 @@ LATENESS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 PREFIX = "freechat:"
+#: seconds between two prunings of the run log
+PRUNE_EVERY = 6 * 3600.0
 EXECUTOR = "freechat"
 
 #: ``(job) -> text``: answers a prompt job through the chain
@@ -129,8 +133,12 @@ class SchedulerService:
         return task
 
     async def _poll(self) -> None:
+        pruned = time.monotonic()
         while True:
             await asyncio.sleep(self.config.scheduler_poll_interval)
+            if time.monotonic() - pruned > PRUNE_EVERY:
+                pruned = time.monotonic()
+                self._spawn(self.prune())
             try:
                 if await store.stamp() != self._stamp:
                     await self.sync()
@@ -275,6 +283,13 @@ class SchedulerService:
         await self._count(job, failed=bool(error), error=error)
         return outcome
 
+    async def _text(self, job: ScheduledJob) -> str:
+        if job.action == "text":
+            return job.payload
+        if job.action == "command":
+            return await run_command(job.payload)
+        return await self.generate(job)
+
     async def _attempts(self, job: ScheduledJob) -> tuple[list[str], str, int]:
         reached: list[str] = []
         text: str | None = None
@@ -285,11 +300,7 @@ class SchedulerService:
             error = ""
             try:
                 if text is None:
-                    text = (
-                        job.payload
-                        if job.action == "text"
-                        else await self.generate(job)
-                    )
+                    text = await self._text(job)
                 for target in job.targets:
                     if target in reached:
                         continue

@@ -110,5 +110,5 @@ async def test_kernel_limit_per_target(send_runtime: Runtime) -> None:
         with pytest.raises(RateLimited):
             await sending.send("qq:group:1", "x")
     finally:
-        sending.set_target_limit(20, 60.0)
+        sending.set_target_limit(60, 60.0)
         dispose()

@@ -13,7 +13,7 @@ from mp_harness import BotInstance
 from adapters.mp import Adapter
 from bot import send as sending
 from bot.runtime import Runtime
-from bot.send import SendRefused
+from bot.send import SendError, SendRefused
 from tests.bot.send_harness import send_runtime
 
 __all__ = ["send_runtime"]
@@ -52,3 +52,22 @@ async def test_outside_the_window_is_refused_not_retried(
 async def test_unknown_account(instance: BotInstance) -> None:
     with pytest.raises(SendRefused, match="no Official Account named 'other'"):
         await sending.send("mp:other:user:o1", "x")
+
+
+async def test_token_refresh_failure_is_reported_then_its_recovery(
+    instance: BotInstance, wechat_api: FakeWeChatAPI
+) -> None:
+    from bot import health
+
+    reports: list[tuple[str, str, bool]] = []
+    dispose = health.watch(lambda c, p, ok, why: reports.append((c, p, ok)))
+    app_id = Account().app_id
+    try:
+        wechat_api.app_secrets[app_id] = "rotated-elsewhere"
+        with pytest.raises(SendError, match="40125"):
+            await sending.send("mp:demo:user:o-user-1", "x")
+        wechat_api.app_secrets[app_id] = Account().app_secret
+        await sending.send("mp:demo:user:o-user-1", "y")
+    finally:
+        dispose()
+    assert reports == [("mp demo token", "mp", False), ("mp demo token", "mp", True)]

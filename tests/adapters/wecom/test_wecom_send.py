@@ -48,7 +48,7 @@ async def test_group_robot_and_its_limit(
         with pytest.raises(RateLimited, match="20 messages per 60 s"):
             await sending.send("wecom:robot:ops", "one too many")
     finally:
-        sending.set_target_limit(20, 60.0)
+        sending.set_target_limit(60, 60.0)
     assert len(wecom_api.robot) == 20
     assert wecom_api.robot[0][1] == {"msgtype": "text", "text": {"content": "alert 0"}}
     with pytest.raises(SendRefused, match="93000"):

@@ -60,3 +60,41 @@ async def test_blips_storms_and_two_instances(
     assert len(sent) == 3
     await first.stop()
     await second.stop()
+
+
+async def test_llm_circuit_open_is_an_incident(
+    monitor_class: Any, send_runtime: Runtime
+) -> None:
+    from bot.exceptions import LLMError
+    from bot.llm import LLMClient
+    from bot.registry import Endpoint, StaticRegistry
+    from bot.settings import LLMSettings
+    from plugins.alerts.monitor import watch_llm
+    from tests.conftest import free_port
+
+    dead = Endpoint(f"http://127.0.0.1:{free_port()}/v1")
+    llm = LLMClient(
+        StaticRegistry([dead]),
+        LLMSettings(model="m", circuit_failures=1, circuit_reset=1.0),
+    )
+    sent: list[str] = []
+
+    async def notify(text: str, avoid: str) -> None:
+        sent.append(text.splitlines()[-1])
+
+    monitor = monitor_class(0.3, notify)
+    task = asyncio.create_task(watch_llm(monitor, lambda: llm, 0.05))
+    try:
+        await asyncio.sleep(0.2)  # seen working
+        with pytest.raises(LLMError):
+            async for _ in llm.stream([{"role": "user", "content": "hi"}]):
+                pass
+        assert llm.circuit_open()
+        await asyncio.sleep(1.5)  # open for 1 s, then closes again
+    finally:
+        task.cancel()
+        await monitor.stop()
+        await llm.close()
+    assert sent[0].startswith("FreeChat alert: LLM has been down for more than 0.3 s")
+    assert sent[1].startswith("FreeChat recovered: LLM is back")
+    assert len(sent) == 2

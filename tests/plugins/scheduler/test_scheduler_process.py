@@ -12,10 +12,11 @@ import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bot.settings import DEFAULT_PLUGINS
 from tests.adapters.qq.adapter_harness import eventually
-from tests.adapters.qq.napcat import NapCat
+from tests.adapters.qq.napcat import NapCat, text_of
 
 TOKEN = "schedule-token"
 GROUP = 700001
@@ -82,6 +83,10 @@ async def test_cli_job_reaches_the_running_bot_and_survives_a_restart(
         assert all(1.0 < g < 4.0 for g in gaps), gaps
         listed = await asyncio.to_thread(bp.cli, "schedule", "list")
         assert "hello [on] every 2 s -> qq:group:700001" in listed
+        async with httpx.AsyncClient(base_url=bp.base_url) as client:
+            metrics = (await client.get("/metrics")).text
+        assert 'freechat_scheduler_runs_total{outcome="ok"}' in metrics
+        assert "freechat_scheduler_lateness_seconds_count" in metrics
     finally:
         await peer.close()
     bp.stop()
@@ -104,10 +109,7 @@ async def test_cli_job_reaches_the_running_bot_and_survives_a_restart(
 async def test_two_instances_sharing_redis_and_postgres_fire_each_run_once(
     bot_process: Any, pg_url: str, redis_url: str
 ) -> None:
-    # 20 runs in 20 s: above the default 20 messages per minute per target
-    plugins: dict[str, Any] = {name: {} for name in DEFAULT_PLUGINS}
-    plugins["scheduler"] = {"send_limit": 1000}
-    shared = qq(database={"url": pg_url}, state={"url": redis_url}, plugins=plugins)
+    shared = qq(database={"url": pg_url}, state={"url": redis_url})
     first = await bot_process(shared)
     second = await bot_process(shared)
     peers = [await connect(first), await connect(second)]
@@ -165,7 +167,8 @@ async def test_prompt_job_goes_through_the_whole_chain(
     bot_process: Any, openai_stub: Any, redis_url: str, tmp_path: Any
 ) -> None:
     """Persona (the system prompt) and the prompt reach the model, the group's
-    budget is charged, the answer's listed word is masked before it is sent."""
+    budget is charged, the answer's listed word is masked before it is sent; a
+    fixed text's too."""
     words = tmp_path / "words"
     words.mkdir()
     (words / "banned.txt").write_text("badword\n")
@@ -227,5 +230,59 @@ async def test_prompt_job_goes_through_the_whole_chain(
             await client.aclose()
         assert keys
         assert all(u > 0 for u in used), used
+        # a fixed text is filtered too (bot.send's output filter)
+        await asyncio.to_thread(
+            bp.cli,
+            "schedule",
+            "add",
+            "--every",
+            "3600",
+            "--target",
+            f"qq:group:{group}",
+            "--text",
+            "plain badword here",
+            "--name",
+            f"{name}-text",
+        )
+        await asyncio.to_thread(bp.cli, "schedule", "run-now", f"{name}-text")
+        await eventually(lambda: len(texts()) == 2, 30)
+        assert texts()[1] == "plain ******* here"
     finally:
         await peer.close()
+
+
+async def test_superusers_manage_jobs_in_chat(bot_process: Any) -> None:
+    bp = await bot_process(qq(superusers=["qq:12345"]))
+    peer = await connect(bp)
+    try:
+        await peer.send_event(
+            peer.private_message(
+                '/schedule add --every 2 --target qq:group:700001 --text "from chat"'
+                " --name chatjob",
+                user_id=12345,
+            )
+        )
+        (reply,) = await peer.wait_sends(1, timeout=30)
+        assert text_of(reply) == (
+            "Job chatjob added (every 2 s). 任务 chatjob 已添加。"
+        )
+        await eventually(lambda: len(peer.group_sends("from chat")) >= 1, 30)
+        await peer.send_event(peer.private_message("/schedule list", user_id=30001))
+        await peer.wait_sends(2, timeout=30)
+        assert text_of(peer.sends()[1]) == (
+            "Only superusers can manage schedules. 仅超级用户可管理定时任务。"
+        )
+        await peer.send_event(
+            peer.private_message("/schedule remove nosuch", user_id=12345)
+        )
+        await peer.wait_sends(3, timeout=30)
+        assert text_of(peer.sends()[2]) == "no job named 'nosuch'"
+        await peer.send_event(
+            peer.private_message("/schedule remove chatjob", user_id=12345)
+        )
+        await peer.wait_sends(4, timeout=30)
+        assert "任务 chatjob 已删除" in text_of(peer.sends()[3])
+    finally:
+        await peer.close()
+    listed = await asyncio.to_thread(bp.cli, "schedule", "list")
+    assert listed == "No scheduled jobs. 暂无定时任务。"

@@ -176,3 +176,42 @@ async def test_late_runs_are_skipped_and_run_now_runs_once(
     finally:
         await svc.stop()
         dispose()
+
+
+async def test_run_log_kept_log_days(db: None, send_runtime: Runtime) -> None:
+    from plugins.scheduler.models import JobRun
+
+    now = datetime.now(UTC)
+    old = await JobRun.create(job_name="j", scheduled_at=now - timedelta(days=40))
+    await JobRun.filter(id=old.id).update(started_at=now - timedelta(days=31))
+    await JobRun.create(job_name="j", scheduled_at=now - timedelta(days=29))
+    assert await service([], scheduler_log_days=30).prune() == 1
+    assert await JobRun.filter(job_name="j").count() == 1
+
+
+async def test_a_command_of_another_plugin(db: None, send_runtime: Runtime) -> None:
+    import nonebot
+
+    from plugins.scheduler.models import JobRun
+
+    scheduler = nonebot.require("plugins.scheduler")
+
+    async def weather(args: str) -> str:
+        return f"{args}: sunny"
+
+    sender = Flaky(0)
+    dispose = register_sender("web", sender)
+    undo = scheduler.register_command("weather", weather)
+    svc = service([], scheduler_retries=0)
+    try:
+        await add("forecast", action="command", payload="weather 北京")
+        await add("typo", action="command", payload="wether 北京")
+        now = datetime.now(UTC)
+        assert await svc.run_once("forecast", now) == "ok"
+        assert await svc.run_once("typo", now) == "failed"
+    finally:
+        undo()
+        dispose()
+    assert sender.sent == [("web:user:alice", "北京: sunny")]
+    (failed,) = await JobRun.filter(job_name="typo")
+    assert "no job command 'wether' (offered: weather" in failed.error
