@@ -61,6 +61,11 @@ class _IsCommand:
         return cmd is not None and len(cmd) == 1 and cmd[0] in _routes
 
 
+# a checker instance has no ``__globals__``: without this, NoneBot could not resolve
+# the postponed annotation and logged a ``NameError`` traceback at every start
+_IsCommand.__call__.__annotations__["state"] = T_State
+
+
 async def _route(bot: Bot, event: Event, state: T_State) -> None:
     await _routes[command_of(state)](bot, event, state)
 
