@@ -34,6 +34,7 @@ from nonebot.rule import TrieRule
 from nonebot.utils import escape_tag
 
 from bot import commands
+from bot.text import clean_tree
 
 __all__ = ["direct_path_open", "dispatch", "set_chat"]
 
@@ -86,7 +87,9 @@ def _is_command(bot: Bot, event: Event) -> bool:
 
 
 async def dispatch(bot: Bot, event: Event) -> None:
-    """Handle ``event`` as ``nonebot.message.handle_event`` would."""
+    """Handle ``event`` as ``nonebot.message.handle_event`` would, its text made
+    valid first (lone surrogates replaced)."""
+    clean_tree(event)
     if (
         _chat is None
         or event.get_type() != "message"
