@@ -15,13 +15,11 @@ from .core import (
     announce_setup_link,
     authenticate,
     check_csrf,
-    check_login_rate,
     create_api_token,
     create_user,
     hash_password,
     issue_session,
     needs_setup,
-    record_login_failure,
     revoke_session,
     signing_key,
     use_setup_token,
@@ -30,6 +28,7 @@ from .core import (
     verify_session,
 )
 from .exceptions import AuthError
+from .limits import check_login_rate, record_login_failure, record_login_success
 
 __all__ = [
     "CSRF_COOKIE",
@@ -50,6 +49,7 @@ __all__ = [
     "issue_session",
     "needs_setup",
     "record_login_failure",
+    "record_login_success",
     "revoke_session",
     "signing_key",
     "use_setup_token",
