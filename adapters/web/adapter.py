@@ -76,10 +76,9 @@ class Adapter(BaseAdapter):
         except CookieError:
             cookie = SimpleCookie()
         morsel = cookie.get(auth.SESSION_COOKIE)
+        token = morsel.value if morsel else None
         try:
-            session = await auth.verify_session(
-                get_runtime().settings, morsel.value if morsel else None
-            )
+            session = await auth.verify_session(get_runtime().settings, token)
         except AuthError:
             # accepted, then closed with a code the page understands ("sign in")
             await ws.accept()
@@ -90,7 +89,16 @@ class Adapter(BaseAdapter):
         self.connections.add(conn)
         try:
             while True:
-                await conn.on_frame(await ws.receive())
+                raw = await ws.receive()
+                # a session ended since (sign-out on any instance, a disabled
+                # user, expiry) ends the socket too
+                try:
+                    await auth.verify_session(get_runtime().settings, token)
+                except AuthError:
+                    await conn.close()
+                    await ws.close(CLOSE_UNAUTHORIZED, "signed out")
+                    return
+                await conn.on_frame(raw)
         except WebSocketClosed:
             pass
         finally:
