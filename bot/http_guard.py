@@ -4,7 +4,8 @@ It runs before any route reads a byte of the body, in this order:
 
 1. ``Host`` must name this server (loopback names, ``server.host``, the host of
    ``server.public_url`` and ``server.allowed_hosts``): a page that rebinds its DNS
-   name to 127.0.0.1 reaches nothing (HTTP 400, sockets refused).
+   name to 127.0.0.1 reaches nothing (HTTP 400, sockets refused). The probes
+   (``/health``, ``/ready``, ``/metrics``) answer any ``Host``.
 2. Paths registered with :func:`loopback_only` (the embedded model endpoint) answer
    callers on this machine only, and never a request a proxy forwarded.
 3. Gates registered with :func:`before_body` check credentials that travel in
@@ -23,6 +24,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
 )
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: probes answer whatever ``Host`` says (orchestrators use the pod's address);
+#: they reveal nothing a rebound page could use
+PROBES = frozenset({"/health", "/ready", "/metrics"})
+WARN_INTERVAL = 60.0
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
@@ -162,6 +168,7 @@ class HttpGuard:
             server.host, server.public_url, server.allowed_hosts
         )
         self.max_body = server.max_body_bytes
+        self._warned = -WARN_INTERVAL
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -224,10 +231,13 @@ class HttpGuard:
     def _refusal(
         self, scope: Scope, headers: Mapping[str, str], path: str
     ) -> tuple[int, str] | None:
-        if self.hosts is not None:
+        if self.hosts is not None and path not in PROBES:
             host = _host_name(headers.get("host", ""))
             if host not in self.hosts:
-                log.warning("refused a request for the unknown host %.80r", host)
+                now = time.monotonic()
+                if now - self._warned > WARN_INTERVAL:  # a flood logs one line
+                    self._warned = now
+                    log.warning("refused a request for the unknown host %.80r", host)
                 return 400, "unknown host (see server.allowed_hosts)"
         for rule in _rules:
             if not path.startswith(rule.prefix):

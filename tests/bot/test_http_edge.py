@@ -131,6 +131,9 @@ async def test_only_configured_hosts_are_served(bot: Any) -> None:
         for host in ("evil.example", f"rebind.attacker.test:{port}", ""):
             r = await client.get("/api/auth/state", headers={"Host": host})
             assert r.status_code == 400, host
+        # probes answer any Host (an orchestrator asks at the pod's address)
+        r = await client.get("/health", headers={"Host": "10.1.2.3:8080"})
+        assert r.status_code == 200
     # a rebound page's socket: Origin and Host agree, but the host is not ours
     url = f"ws://127.0.0.1:{port}/api/chat/ws"
     headers = {"Host": "evil.example", "Origin": "http://evil.example"}
