@@ -16,6 +16,7 @@ __all__ = ["REPLACEMENT", "clean_text", "clean_tree"]
 
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LEAVES = frozenset({int, float, bool, type(None), bytes})
 
 
 def clean_text(text: str) -> str:
@@ -30,10 +31,13 @@ def clean_text(text: str) -> str:
 def clean_tree(value: Any, _depth: int = 0) -> Any:
     """Clean every string inside ``value`` (dicts, lists, pydantic models, message
     segments), in place where the container is mutable; returns the cleaned value."""
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)
+    if kind in _LEAVES or _depth > 32:
+        return value
     if isinstance(value, str):
         return clean_text(value)
-    if _depth > 32:
-        return value
     if isinstance(value, list):
         for i, item in enumerate(value):
             value[i] = clean_tree(item, _depth + 1)
