@@ -3,6 +3,7 @@ cookie (and checks ``Origin``), then hands frames to a :class:`Connection`."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -18,6 +19,7 @@ from bot.auth import AuthError
 from bot.context import ChatContext
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
+from bot.state.feed import FeedWatcher
 
 from .bot import Bot
 from .connection import Connection
@@ -50,10 +52,21 @@ class Adapter(BaseAdapter):
                 style="stream",
             )
         )
+        self._ended = FeedWatcher(auth.SESSIONS_CHANNEL, self._session_ended)
         driver.on_startup(self._on_startup)
+        driver.on_shutdown(self._ended.stop)
 
     async def _on_startup(self) -> None:
         self.bot_connect(self.bot)
+        await self._ended.start(get_runtime().state)
+
+    async def _session_ended(self, message: dict[str, Any]) -> None:
+        """A sign-out on any instance closes that session's sockets here."""
+        ended = message.get("ended")
+        for conn in [c for c in self.connections if c.session_id == ended]:
+            await conn.close()
+            with contextlib.suppress(WebSocketClosed, RuntimeError, OSError):
+                await conn.ws.close(CLOSE_UNAUTHORIZED, "signed out")
 
     @classmethod
     @override
@@ -86,6 +99,7 @@ class Adapter(BaseAdapter):
             return
         await ws.accept()
         conn = Connection(ws, session.user.name, self.bot)
+        conn.session_id = session.jti
         self.connections.add(conn)
         try:
             while True:

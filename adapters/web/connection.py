@@ -40,6 +40,8 @@ class Connection:
         self.finished: set[str] = set()
         #: the client id of the message being answered, until its ``done`` is sent
         self.busy_id: str | None = None
+        #: the sign-in session (its JWT id) that opened the socket
+        self.session_id = ""
         self._send_lock = asyncio.Lock()
 
     @property

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
+from bot.runtime import get_runtime
 from bot.settings import Settings
 from bot.store.models import ApiToken, KeyValue, RevokedSession, User
 
@@ -34,6 +35,8 @@ CSRF_COOKIE = "freechat_csrf"
 CSRF_HEADER = "x-csrf-token"
 ALGORITHM = "HS256"
 SETUP_KEY = "setup_token"
+#: the change feed that tells every instance a session ended (``{"ended": jti}``)
+SESSIONS_CHANNEL = "auth.sessions"
 SETUP_TTL = 24 * 3600
 TOKEN_PREFIX = "fc-"
 MIN_PASSWORD = 8
@@ -124,6 +127,10 @@ async def revoke_session(session: Session) -> None:
         jti=session.jti, defaults={"expires_at": expires}
     )
     await RevokedSession.filter(expires_at__lt=dt.datetime.now(dt.UTC)).delete()
+    # every instance closes the sockets this session opened
+    await get_runtime().state.publish(
+        SESSIONS_CHANNEL, {"ended": session.jti, "user": session.user.name}
+    )
 
 
 def check_csrf(cookie: str | None, header: str | None) -> None:
