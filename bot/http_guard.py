@@ -169,6 +169,15 @@ class HttpGuard:
         )
         self.max_body = server.max_body_bytes
         self._warned = -WARN_INTERVAL
+        if server.host in ("0.0.0.0", "::") and not (
+            server.public_url or server.allowed_hosts
+        ):
+            log.warning(
+                "server.host is %s but only loopback host names are served: set "
+                "server.public_url or server.allowed_hosts to the names clients "
+                "use (users, platform callbacks, OneBot clients)",
+                server.host,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
