@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 PATH = "/v1/chat/completions"
 HANDOFF_TIMEOUT = 60.0
 MAX_BODY = 4 << 20
+MAX_USER_IN_KEY = 64
 
 
 class Bot(BaseBot):
@@ -270,7 +272,11 @@ def session_key(owner: str, user: str | None) -> str:
     """The history session of a request: the key's owner, and within it the
     client's ``user`` (an end user of the owner's app). ``user`` never reaches
     another owner's sessions: owner names have no ``:``."""
-    return f"openai:{owner}:{user}" if user else f"openai:{owner}"
+    if not user:
+        return f"openai:{owner}"
+    if len(user) > MAX_USER_IN_KEY:  # keys are stored in 191-character columns
+        user = "#" + hashlib.sha256(user.encode()).hexdigest()[:40]
+    return f"openai:{owner}:{user}"
 
 
 def _fail_handoff(event: ChatCompletionEvent) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.openai.adapter import session_key
 from tests.fakes.openai_stub import OpenAIStub
 
 PASSWORD = "correct horse battery"
@@ -88,3 +89,12 @@ async def test_key_of_a_vanished_user_is_401(bot: Any, openai_stub: OpenAIStub) 
     r = await _ask(bot, bot.keys["bob"], "hi")
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_session_keys_fit_their_column_and_stay_apart() -> None:
+    owner = "a" * 64  # the longest user name
+    keys = {session_key(owner, u) for u in ("u" * 128, "u" * 127 + "v", "bob", None)}
+    assert len(keys) == 4
+    assert all(len(k) <= 191 for k in keys)
+    assert session_key("alice", "bob") == "openai:alice:bob"
+    assert session_key("alice", None) == "openai:alice"
