@@ -184,7 +184,9 @@ async def user_for_api_token(token: str) -> User:
     row = await ApiToken.get_or_none(token_hash=_sha256(token), revoked=False)
     # the user row may be gone (deleted by hand, or without cascade): a 401, never
     # an error from following a dangling key
-    user = await User.get_or_none(id=row.user_id) if row is not None else None  # type: ignore[attr-defined]
+    user = None
+    if row is not None:
+        user = await User.get_or_none(id=row.user_id)  # type: ignore[attr-defined]
     if user is None or user.disabled:
         raise AuthError("invalid API key")
     return user
