@@ -20,12 +20,14 @@ from typing import Any
 
 import nonebot
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import __version__, store
 from bot.chain import chain
 from bot.exceptions import ConfigError
+from bot.http_guard import HttpGuard, loopback_only, validation_error
 from bot.llm import LLMClient
 from bot.logs import setup_logging
 from bot.metrics import observe_middleware
@@ -117,6 +119,10 @@ def create_app(settings: Settings) -> FastAPI:
     if _embedded(settings):
         inference = _embedded_inference(settings)
         app.mount("/inference", inference.app)
+        # the bot calls it over loopback; nobody else may skip keys and budgets
+        loopback_only("/inference")
+    app.add_middleware(HttpGuard, settings=settings)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     # the kernel starts first (plugins' start-up hooks use the runtime) and, since
     # NoneBot runs shutdown hooks in reverse, stops last

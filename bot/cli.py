@@ -109,11 +109,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    print(
-        settings.model_dump_json(
-            indent=2, exclude={"llm": {"api_key"}, "auth": {"jwt_secret"}}
-        )
-    )
+    import json
+
+    from bot.redact import redact_settings
+
+    dump = redact_settings(settings.model_dump(mode="json"))
+    print(json.dumps(dump, indent=2, ensure_ascii=False))
     return 0
 
 

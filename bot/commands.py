@@ -65,6 +65,11 @@ class _IsCommand:
         )
 
 
+# a checker instance has no ``__globals__``: without this, NoneBot could not resolve
+# the postponed annotation and logged a ``NameError`` traceback at every start
+_IsCommand.__call__.__annotations__["state"] = T_State
+
+
 async def _route(bot: Bot, event: Event, state: T_State) -> None:
     await _routes[command_of(state)](bot, event, state)
 

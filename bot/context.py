@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.text import clean_text
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -118,6 +120,12 @@ class ChatContext:
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     def __post_init__(self) -> None:
+        # what an adapter passes in is made valid here, whatever the platform
+        self.text = clean_text(self.text)
+        self.user_id = clean_text(self.user_id)
+        self.session_id = clean_text(self.session_id)
+        if self.group_id is not None:
+            self.group_id = clean_text(self.group_id)
         if not self.session_id:
             scope = self.group_id if self.group_id else f"user:{self.user_id}"
             self.session_id = f"{self.platform}:{scope}"

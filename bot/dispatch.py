@@ -39,6 +39,7 @@ from nonebot.rule import TrieRule
 from nonebot.utils import escape_tag
 
 from bot import commands
+from bot.text import clean_tree
 
 __all__ = [
     "chat_matcher",
@@ -180,8 +181,10 @@ def _is_command(bot: Bot, event: Event) -> bool:
 
 
 async def dispatch(bot: Bot, event: Event) -> None:
-    """Handle ``event`` as ``nonebot.message.handle_event`` would, and record for
-    the chat whether anything else handled it."""
+    """Handle ``event`` as ``nonebot.message.handle_event`` would, its text made
+    valid first (lone surrogates replaced), and record for the chat whether
+    anything else handled it."""
+    clean_tree(event)
     if _chat is None or event.get_type() != "message":
         await handle_event(bot, event)
         return

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from nonebot.log import LoguruHandler, default_filter, default_format, logger
 
+from bot.redact import redact_line
+
+if TYPE_CHECKING:
+    from loguru import Record
+
 _LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def _filter(record: Record) -> bool:
+    # tokens in URLs (a refused socket's ``?access_token=``) never reach the log
+    record["message"] = redact_line(record["message"])
+    return bool(default_filter(record))
 
 
 def setup_logging(level: str) -> None:
@@ -24,7 +36,7 @@ def setup_logging(level: str) -> None:
         sys.stdout,
         level=levelno,
         diagnose=False,
-        filter=default_filter,
+        filter=_filter,
         format=default_format,
     )
     root = logging.getLogger()

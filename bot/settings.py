@@ -52,6 +52,12 @@ class ServerSettings(BaseModel):
     #: work in flight across all platforms before new messages are shed
     max_in_flight: int = Field(256, ge=1)
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: host names the ``Host`` header may carry besides loopback names, ``host`` and
+    #: the host of ``public_url`` (DNS-rebinding guard); ``["*"]`` allows any
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: largest request body, in bytes, refused while it is read (routes such as
+    #: ``/v1/chat/completions`` and sign-in have their own limits)
+    max_body_bytes: int = Field(1 << 20, ge=1024)
     #: after start-up, keep what start-up loaded out of garbage collection
     #: (``gc.freeze``): a full collection then no longer walks it
     gc_freeze: bool = True

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.auth import announce_setup_link, signing_key
+from bot.http_guard import body_limit
 from bot.settings import Settings
 
 from .api import router
@@ -16,6 +17,7 @@ from .schedules import router as schedules_router
 
 log = logging.getLogger(__name__)
 
+AUTH_BODY_LIMIT = 16 << 10
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
@@ -23,6 +25,7 @@ def setup_webui(app: FastAPI, settings: Settings) -> None:
     """Mount the API and, when built, the UI at ``/``."""
     app.include_router(router)
     app.include_router(schedules_router)
+    body_limit("/api/auth/", AUTH_BODY_LIMIT)  # anyone may post here: keep it small
     import nonebot
 
     async def _announce() -> None:

@@ -109,6 +109,7 @@ async def login(body: LoginBody, request: Request) -> JSONResponse:
         if exc.status == 401:
             await auth.record_login_failure(settings, body.username, client)
         return _error(exc)
+    await auth.record_login_success(body.username, client)
     return _sign_in(JSONResponse({"user": _user_json(user)}), user)
 
 

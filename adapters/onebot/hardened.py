@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -221,6 +222,24 @@ class HardenedOneBot(BaseAdapter):
         return self.connections.get(self_id)
 
     # ---------------------------------------------------------------- access
+    def token_gate(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
+        """The access-token check on bare headers, for ``bot.http_guard.before_body``:
+        an HTTP POST without the token is refused before its body is read."""
+        expected = self.hardening.access_token
+        if not expected:
+            return None
+        token = get_auth_bearer(headers.get("authorization")) or ""
+        if hmac.compare_digest(token.encode(), expected.encode()):
+            return None
+        return (
+            (403, "Authorization Header is invalid")
+            if token
+            else (
+                401,
+                "Missing Authorization Header",
+            )
+        )
+
     def _check_access_token(self, request: Request) -> Response | None:
         expected = self.hardening.access_token
         if not expected:

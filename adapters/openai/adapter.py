@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from typing_extensions import override
 
 from bot.auth import AuthError, user_for_api_token
 from bot.context import ChatContext, PromptMessage
+from bot.http_guard import body_limit
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 PATH = "/v1/chat/completions"
 HANDOFF_TIMEOUT = 60.0
 MAX_BODY = 4 << 20
+MAX_USER_IN_KEY = 64
 
 
 class Bot(BaseBot):
@@ -67,6 +70,7 @@ class Adapter(BaseAdapter):
         self.tasks: set[asyncio.Task[Any]] = set()
         app: FastAPI = nonebot.get_app()
         app.add_api_route(PATH, self.chat_completions, methods=["POST"])
+        body_limit(PATH, MAX_BODY)  # refused while read, not after
         register_platform(
             Platform(
                 adapter=self.get_name(),
@@ -114,12 +118,18 @@ class Adapter(BaseAdapter):
                 error_body("Request body too large.", "invalid_request_error"), 413
             )
         try:
-            body = ChatRequest.model_validate_json(raw)
+            # json, not pydantic's parser: that one refuses a lone surrogate, which
+            # the model's validator replaces like every platform's text
+            body = ChatRequest.model_validate(json.loads(raw))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             return JSONResponse(
                 error_body(f"{where}: {err['msg']}", "invalid_request_error"), 400
+            )
+        except (ValueError, RecursionError):
+            return JSONResponse(
+                error_body("The body is not valid JSON.", "invalid_request_error"), 400
             )
         *earlier, last = body.messages
         if last.role != "user" or not last.text().strip():
@@ -132,7 +142,7 @@ class Adapter(BaseAdapter):
             )
         event = ChatCompletionEvent(
             user=user.name,
-            session=f"openai:{body.user or user.name}",
+            session=session_key(user.name, body.user),
             request_id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
             text=last.text(),
         )
@@ -256,6 +266,17 @@ class Adapter(BaseAdapter):
             event._handoff.set_result(ctx)
         if event._done is not None:
             await event._done.wait()
+
+
+def session_key(owner: str, user: str | None) -> str:
+    """The history session of a request: the key's owner, and within it the
+    client's ``user`` (an end user of the owner's app). ``user`` never reaches
+    another owner's sessions: owner names have no ``:``."""
+    if not user:
+        return f"openai:{owner}"
+    if len(user) > MAX_USER_IN_KEY:  # keys are stored in 191-character columns
+        user = "#" + hashlib.sha256(user.encode()).hexdigest()[:40]
+    return f"openai:{owner}:{user}"
 
 
 def _fail_handoff(event: ChatCompletionEvent) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.text import clean_tree
 
 
 class InMessage(BaseModel):
@@ -40,6 +42,12 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     temperature: float | None = Field(default=None, ge=0, le=2)
     user: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        """Lone surrogates in any string are replaced before anything stores them."""
+        return clean_tree(data)
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from typing_extensions import override
 
 from adapters.onebot.guard import ThrottledLog, validate_event
 from adapters.onebot.hardened import HardenedOneBot, Hardening
+from bot.http_guard import before_body
 from bot.platform import register_platform
 from bot.send import register_sender
 
@@ -58,6 +59,8 @@ class Adapter(HardenedOneBot, OneBotAdapter):
         self._harden(Hardening.of(cfg, "qq"))
         self.unknown_events = ThrottledLog(self.get_name(), level="DEBUG")
         self._setup()
+        # HTTP POST: the token is checked before the body is read
+        self._dispose_gate = before_body("/onebot/v11/", self.token_gate)
         from .platform import platform
         from .send import sender
 

@@ -3,6 +3,7 @@ cookie (and checks ``Origin``), then hands frames to a :class:`Connection`."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -19,6 +20,7 @@ from bot.context import ChatContext
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
 from bot.send import register_sender
+from bot.state.feed import FeedWatcher
 
 from .bot import Bot
 from .connection import Connection
@@ -53,10 +55,21 @@ class Adapter(BaseAdapter):
             )
         )
         register_sender("web", sender(self))
+        self._ended = FeedWatcher(auth.SESSIONS_CHANNEL, self._session_ended)
         driver.on_startup(self._on_startup)
+        driver.on_shutdown(self._ended.stop)
 
     async def _on_startup(self) -> None:
         self.bot_connect(self.bot)
+        await self._ended.start(get_runtime().state)
+
+    async def _session_ended(self, message: dict[str, Any]) -> None:
+        """A sign-out on any instance closes that session's sockets here."""
+        ended = message.get("ended")
+        for conn in [c for c in self.connections if c.session_id == ended]:
+            await conn.close()
+            with contextlib.suppress(WebSocketClosed, RuntimeError, OSError):
+                await conn.ws.close(CLOSE_UNAUTHORIZED, "signed out")
 
     @classmethod
     @override
@@ -79,10 +92,9 @@ class Adapter(BaseAdapter):
         except CookieError:
             cookie = SimpleCookie()
         morsel = cookie.get(auth.SESSION_COOKIE)
+        token = morsel.value if morsel else None
         try:
-            session = await auth.verify_session(
-                get_runtime().settings, morsel.value if morsel else None
-            )
+            session = await auth.verify_session(get_runtime().settings, token)
         except AuthError:
             # accepted, then closed with a code the page understands ("sign in")
             await ws.accept()
@@ -90,10 +102,20 @@ class Adapter(BaseAdapter):
             return
         await ws.accept()
         conn = Connection(ws, session.user.name, self.bot)
+        conn.session_id = session.jti
         self.connections.add(conn)
         try:
             while True:
-                await conn.on_frame(await ws.receive())
+                raw = await ws.receive()
+                # a session ended since (sign-out on any instance, a disabled
+                # user, expiry) ends the socket too
+                try:
+                    await auth.verify_session(get_runtime().settings, token)
+                except AuthError:
+                    await conn.close()
+                    await ws.close(CLOSE_UNAUTHORIZED, "signed out")
+                    return
+                await conn.on_frame(raw)
         except WebSocketClosed:
             pass
         finally:

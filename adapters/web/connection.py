@@ -18,6 +18,7 @@ from bot.delivery import deliver_stream
 from bot.metrics import MESSAGES_OUT
 from bot.runtime import get_runtime
 from bot.store.models import Conversation
+from bot.text import clean_tree
 
 from .event import WebMessageEvent
 from .exception import FrameError
@@ -39,6 +40,8 @@ class Connection:
         self.finished: set[str] = set()
         #: the client id of the message being answered, until its ``done`` is sent
         self.busy_id: str | None = None
+        #: the sign-in session (its JWT id) that opened the socket
+        self.session_id = ""
         self._send_lock = asyncio.Lock()
 
     @property
@@ -59,7 +62,8 @@ class Connection:
 
     async def on_frame(self, raw: str | bytes) -> None:
         try:
-            frame = json.loads(raw)
+            # lone surrogates ("\ud83d") are replaced before anything stores them
+            frame = clean_tree(json.loads(raw))
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise FrameError("bad_frame", "a frame is a JSON object with a type")
             kind = frame["type"]
@@ -106,8 +110,8 @@ class Connection:
         self.busy_id = frame_id
         try:
             conv = await self._conversation(conv_id, text)
-        except FrameError:
-            self.busy_id = None
+        except BaseException:
+            self.busy_id = None  # no answer will run: the socket must not stay busy
             raise
         event = WebMessageEvent(
             user=self.user,

@@ -9,19 +9,18 @@ from .core import (
     CSRF_HEADER,
     MIN_PASSWORD,
     SESSION_COOKIE,
+    SESSIONS_CHANNEL,
     SETUP_TTL,
     TOKEN_PREFIX,
     Session,
     announce_setup_link,
     authenticate,
     check_csrf,
-    check_login_rate,
     create_api_token,
     create_user,
     hash_password,
     issue_session,
     needs_setup,
-    record_login_failure,
     revoke_session,
     signing_key,
     use_setup_token,
@@ -30,11 +29,13 @@ from .core import (
     verify_session,
 )
 from .exceptions import AuthError
+from .limits import check_login_rate, record_login_failure, record_login_success
 
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "MIN_PASSWORD",
+    "SESSIONS_CHANNEL",
     "SESSION_COOKIE",
     "SETUP_TTL",
     "TOKEN_PREFIX",
@@ -50,6 +51,7 @@ __all__ = [
     "issue_session",
     "needs_setup",
     "record_login_failure",
+    "record_login_success",
     "revoke_session",
     "signing_key",
     "use_setup_token",

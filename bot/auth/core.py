@@ -35,6 +35,8 @@ CSRF_COOKIE = "freechat_csrf"
 CSRF_HEADER = "x-csrf-token"
 ALGORITHM = "HS256"
 SETUP_KEY = "setup_token"
+#: the change feed that tells every instance a session ended (``{"ended": jti}``)
+SESSIONS_CHANNEL = "auth.sessions"
 SETUP_TTL = 24 * 3600
 TOKEN_PREFIX = "fc-"
 MIN_PASSWORD = 8
@@ -125,35 +127,16 @@ async def revoke_session(session: Session) -> None:
         jti=session.jti, defaults={"expires_at": expires}
     )
     await RevokedSession.filter(expires_at__lt=dt.datetime.now(dt.UTC)).delete()
+    # every instance closes the sockets this session opened
+    await get_runtime().state.publish(
+        SESSIONS_CHANNEL, {"ended": session.jti, "user": session.user.name}
+    )
 
 
 def check_csrf(cookie: str | None, header: str | None) -> None:
     """Double-submit check: the header must echo the CSRF cookie."""
     if not cookie or not header or not hmac.compare_digest(cookie, header):
         raise AuthError("missing or wrong CSRF token", 403)
-
-
-def _login_keys(name: str, client: str) -> tuple[str, str]:
-    return f"login:user:{name.lower()}", f"login:addr:{client}"
-
-
-async def check_login_rate(settings: Settings, name: str, client: str) -> None:
-    """Refuse while a user name or a client address is locked out (fail closed)."""
-    state = get_runtime().state
-    if state.degraded:
-        raise AuthError("sign-in is unavailable right now, try again shortly", 503)
-    for key in _login_keys(name, client):
-        if await state.get(f"{key}:locked"):
-            raise AuthError("too many failed sign-in attempts, try again later", 429)
-
-
-async def record_login_failure(settings: Settings, name: str, client: str) -> None:
-    """Count a failed attempt; too many in 5 minutes lock the name or address out."""
-    state = get_runtime().state
-    for key in _login_keys(name, client):
-        result = await state.hit(key, settings.auth.login_attempts, 300)
-        if result.remaining == 0 or not result.allowed:
-            await state.set(f"{key}:locked", "1", ttl=max(result.retry_after, 60.0))
 
 
 async def authenticate(name: str, password: str) -> User:
@@ -198,12 +181,15 @@ async def create_api_token(user_name: str, *, name: str = "") -> str:
 async def user_for_api_token(token: str) -> User:
     if not token.startswith(TOKEN_PREFIX):
         raise AuthError("invalid API key")
-    row = await ApiToken.get_or_none(
-        token_hash=_sha256(token), revoked=False
-    ).prefetch_related("user")
-    if row is None or row.user.disabled:
+    row = await ApiToken.get_or_none(token_hash=_sha256(token), revoked=False)
+    # the user row may be gone (deleted by hand, or without cascade): a 401, never
+    # an error from following a dangling key
+    user = None
+    if row is not None:
+        user = await User.get_or_none(id=row.user_id)  # type: ignore[attr-defined]
+    if user is None or user.disabled:
         raise AuthError("invalid API key")
-    return row.user
+    return user
 
 
 async def needs_setup() -> bool:
