@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     extra_plugins: list[str] = Field(default_factory=list)
     #: platform user keys (``platform:user_id``) with admin rights in chat
     superusers: list[str] = Field(default_factory=list)
+    #: language of what the bot says itself (command answers): zh-CN or en
+    locale: Literal["zh-CN", "en"] = "zh-CN"
 
     _yaml: dict[str, Any] = {}
 

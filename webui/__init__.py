@@ -1,4 +1,5 @@
-"""The web app: the HTTP API (auth, conversations, info) and the built front end."""
+"""The web app: the HTTP API (auth, conversations, info), the admin API
+(``webui.admin``) and the built front end."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from bot.auth import announce_setup_link, signing_key
 from bot.settings import Settings
 
+from .admin import setup_admin
 from .api import router
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def setup_webui(app: FastAPI, settings: Settings) -> None:
     """Mount the API and, when built, the UI at ``/``."""
     app.include_router(router)
+    setup_admin(app, settings)
     import nonebot
 
     async def _announce() -> None:

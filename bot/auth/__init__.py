@@ -30,20 +30,25 @@ from .core import (
     verify_session,
 )
 from .exceptions import AuthError
+from .roles import CONSOLE_ROLES, ROLES, Role, check_role, role_of, set_role
 
 __all__ = [
+    "CONSOLE_ROLES",
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "MIN_PASSWORD",
+    "ROLES",
     "SESSION_COOKIE",
     "SETUP_TTL",
     "TOKEN_PREFIX",
     "AuthError",
+    "Role",
     "Session",
     "announce_setup_link",
     "authenticate",
     "check_csrf",
     "check_login_rate",
+    "check_role",
     "create_api_token",
     "create_user",
     "hash_password",
@@ -51,6 +56,8 @@ __all__ = [
     "needs_setup",
     "record_login_failure",
     "revoke_session",
+    "role_of",
+    "set_role",
     "signing_key",
     "use_setup_token",
     "user_for_api_token",

@@ -1,4 +1,6 @@
-"""Admin commands in chat: ``/ban``, ``/unban``, ``/budget``, ``/word``, ``/keyword``.
+"""Admin commands in chat: ``/ban``, ``/unban``, ``/budget``, ``/word``, ``/keyword``,
+and the console's ``/help``, list/show, ``/group``, ``/usage``, ``/status``
+(:mod:`.console`).
 
 NoneBot command matchers of priority 1 (they never reach the model). Only
 superusers may use them: user keys listed in ``superusers`` (``platform:user_id``,
@@ -17,14 +19,13 @@ from typing import Any
 from nonebot import get_plugin_config
 from nonebot.adapters import Bot, Event, Message
 from nonebot.matcher import Matcher
-from nonebot.permission import SUPERUSER
 from nonebot.plugin import PluginMetadata
 from nonebot.typing import T_State
 from tortoise.exceptions import BaseORMException
 
 from bot.commands import command_arg, command_matcher, command_of, on_commands
 from bot.context import ChatContext
-from bot.platform import get_platform
+from bot.i18n import t
 from bot.runtime import get_runtime
 from bot.store.models import (
     AuditLog,
@@ -34,7 +35,7 @@ from bot.store.models import (
     SensitiveWord,
 )
 
-from . import core
+from . import console, core
 from .config import Config
 
 __plugin_meta__ = PluginMetadata(
@@ -44,7 +45,9 @@ __plugin_meta__ = PluginMetadata(
         "/ban <platform:id> [reason] | /unban <platform:id> | "
         "/budget <user|group> <platform:id> <daily|-> [monthly|-] | "
         "/word add|del <word> [category] | "
-        "/keyword add <exact|contains|regex> <pattern> <reply> | /keyword del <id>"
+        "/keyword add <exact|contains|regex> <pattern> <reply> | /keyword del <id> | "
+        "/help | /ban list | /word list [category] | /keyword list | "
+        "/budget show <id> | /group ... | /usage | /status"
     ),
     type="application",
     config=Config,
@@ -58,16 +61,10 @@ admin = command_matcher()
 
 
 async def _admin(bot: Bot, event: Event) -> ChatContext | None:
-    """The sender's context when the sender is an admin, else None."""
-    platform = get_platform(bot.adapter.get_name())
-    ctx = await platform.context_factory(bot, event) if platform else None
-    if ctx is None:
-        return None
-    if ctx.is_admin or ctx.user_key in get_runtime().settings.superusers:
-        return ctx
-    if await SUPERUSER(bot, event):
-        return ctx
-    return None
+    """The sender's context when the sender is a superuser, else None (in a group
+    with or without an @: commands skip the group's wake rules)."""
+    ctx, level = await console.identify(bot, event)
+    return ctx if level == console.SUPERUSER_LEVEL else None
 
 
 async def _audit(actor: str, action: str, detail: dict[str, Any]) -> None:
@@ -84,6 +81,8 @@ async def _guard(matcher: type[Matcher], bot: Bot, event: Event) -> ChatContext:
     ctx = await _admin(bot, event)
     if ctx is None:
         log.warning("admin command refused for %s", event.get_user_id())
+        if config.admin_denied_message is None:
+            await matcher.finish(t("denied", get_runtime().settings.locale))
         if config.admin_denied_message:
             await matcher.finish(config.admin_denied_message)
         await matcher.finish()
@@ -226,15 +225,40 @@ async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
     await admin.finish(f"Added rule {rule.id}.")
 
 
+async def _help(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.help_command(admin, bot, event)
+
+
+async def _group(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.group_command(admin, bot, event, console.args_of(arg))
+
+
+async def _usage(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.usage_command(admin, bot, event, console.args_of(arg))
+
+
+async def _status(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.status_command(admin, bot, event)
+
+
 _COMMANDS = {
     "ban": _ban,
     "unban": _unban,
     "budget": _budget,
     "word": _word,
     "keyword": _keyword,
+    "help": _help,
+    "帮助": _help,
+    "menu": _help,
+    "group": _group,
+    "usage": _usage,
+    "status": _status,
 }
 
 
 @on_commands(*_COMMANDS)
 async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
-    await _COMMANDS[command_of(state)](bot, event, command_arg(state))
+    name, arg = command_of(state), command_arg(state)
+    if await console.list_subcommand(admin, bot, event, name, console.args_of(arg)):
+        return
+    await _COMMANDS[name](bot, event, arg)
