@@ -5,6 +5,7 @@ the model call. Settings are changed through the admin API, as an operator would
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from tests.adapters.qq.napcat import NapCat, text_of
@@ -31,7 +32,10 @@ async def _answered(peer: NapCat, stub: Any, text: str, **kw: Any) -> str | None
 async def test_wake_modes_persona_and_model(bot_process: Any, openai_stub: Any) -> None:
     openai_stub.set_default("ok")
     bp = await bot_process(
-        config(plugins={"chat": {}, "admin": {}}, auth={"login_attempts": 100})
+        config(
+            plugins={"chat": {}, "admin": {}, "keywords": {}},
+            auth={"login_attempts": 100},
+        )
     )
     bp.cli("user", "add", "root", "--role", "admin", input=PASSWORD + "\n")
     admin = await sign_in(bp.base_url, "root")
@@ -69,6 +73,34 @@ async def test_wake_modes_persona_and_model(bot_process: Any, openai_stub: Any) 
         )
         assert request["messages"][0] == {"role": "system", "content": "You are a cat."}
         assert request["model"] == "cat-model"
+        # a keyword rule answers, and its hits are counted (table and metric)
+        r = await admin.post(
+            "/api/admin/keywords", json={"pattern": "价格", "reply": "十元"}
+        )
+        rule = r.json()["id"]
+        for _ in range(50):  # until the change feed has reloaded the rules
+            n = len(peer.sends())
+            await peer.send_event(peer.group_message("价格多少"))
+            if text_of((await peer.wait_sends(n + 1, timeout=30))[-1]) == "十元":
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(250):
+            rules = (await admin.get("/api/admin/keywords")).json()["items"]
+            if rules[0]["hit_count"] == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert rules[0]["hit_count"] == 1
+        assert rules[0]["last_hit_at"]
+        metrics = (await admin.get("/metrics")).text
+        assert f'freechat_keyword_hits_total{{rule="{rule}"}} 1.0' in metrics
+        tokens = re.findall(
+            r'freechat_tokens_total\{direction="(in|out)",group="qq:20001",'
+            r'platform="qq"\} (\d+)',
+            metrics,
+        )
+        assert {d for d, v in tokens if int(v) > 0} == {"in", "out"}
+        assert re.search(r'freechat_bot_online\{[^}]*self_id="10001"\} 1\.0', metrics)
+
         # a group switched off is not answered, not even on @
         await group(enabled=False)
         before = len(openai_stub.requests)
