@@ -63,6 +63,25 @@ TEXTS: dict[str, dict[str, str]] = {
             "/group persona <name or prompt|reset> | /group model <model|reset> | /group history group|user"
         ),
     },
+    "banned": {"zh-CN": "已封禁 {key}。", "en": "Banned {key}."},
+    "unbanned": {"zh-CN": "已解封 {key}。", "en": "Unbanned {key}."},
+    "not_banned": {"zh-CN": "{key} 没有被封禁。", "en": "{key} was not banned."},
+    "budget_set": {
+        "zh-CN": "{kind} {key} 的额度：每日 {daily}，每月 {monthly}。",
+        "en": "Budget of {kind} {key}: daily {daily}, monthly {monthly}.",
+    },
+    "word_added": {
+        "zh-CN": "已在 {category} 中添加一个词。",
+        "en": "Added a word in {category}.",
+    },
+    "word_removed": {
+        "zh-CN": "已从 {category} 中删除一个词。",
+        "en": "Removed a word in {category}.",
+    },
+    "rule_added": {"zh-CN": "已添加规则 {id}。", "en": "Added rule {id}."},
+    "rule_removed": {"zh-CN": "已删除规则 {id}。", "en": "Removed rule {id}."},
+    "no_rule": {"zh-CN": "没有这条规则。", "en": "No such rule."},
+    "rejected": {"zh-CN": "已拒绝：{problem}", "en": "Rejected: {problem}"},
     "ban_list": {"zh-CN": "封禁列表（{n}）：", "en": "Banned ({n}):"},
     "word_list": {"zh-CN": "敏感词（{n}）：", "en": "Sensitive words ({n}):"},
     "keyword_list": {"zh-CN": "关键词规则（{n}）：", "en": "Keyword rules ({n}):"},

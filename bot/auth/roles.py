@@ -4,9 +4,12 @@
 |--------------------------------------------|------------|------------|------|
 | overview, adapters, providers (read)       | read       | read       | -    |
 | groups, personas, keywords, sensitive words | read/write | read/write | -    |
-| budgets, bans (platform users)             | read/write | read/write | -    |
+| budgets, bans, platform users seen         | read/write | read/write | -    |
 | users, API keys, audit log, logs, docs     | read/write | -          | -    |
-| providers (change)                         | read/write | -          | -    |
+| personal WeChat (iLink) QR login           | read/write | -          | -    |
+
+Providers come from the settings or Consul: the API shows them, nobody changes them
+there.
 
 ``user`` is a web-chat user with no access to the admin API. ``User.is_admin`` stays
 equal to ``role == "admin"`` (it decides whether the one-time setup link is offered).

@@ -19,7 +19,7 @@ class User(Model):
     #: kept equal to ``role == "admin"`` (the setup check reads it)
     is_admin = fields.BooleanField(default=False)
     #: ``admin``, ``operator`` or ``user`` (see ``bot.auth.roles``)
-    role = fields.CharField(max_length=16, default="user")
+    role = fields.CharField(max_length=16, default="user", db_default="user")
     disabled = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -139,7 +139,7 @@ class KeywordRule(Model):
     enabled = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     #: times the rule answered (flushed from the shared counters) and the last time
-    hit_count = fields.BigIntField(default=0)
+    hit_count = fields.BigIntField(default=0, db_default=0)
     last_hit_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -211,9 +211,9 @@ class AuditLog(Model):
     detail = fields.TextField(default="")
     #: what was changed (``group:qq:123``, ``user:alice``), and its state as JSON
     #: before and after the change (empty when it did not exist)
-    target = fields.CharField(max_length=191, default="", db_index=True)
-    before = fields.TextField(default="")
-    after = fields.TextField(default="")
+    target = fields.CharField(max_length=191, default="", db_default="", db_index=True)
+    before = fields.TextField(default="", db_default="")
+    after = fields.TextField(default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -67,6 +67,11 @@ async def _admin(bot: Bot, event: Event) -> ChatContext | None:
     return ctx if level == console.SUPERUSER_LEVEL else None
 
 
+def _t(text_id: str, **values: Any) -> str:
+    """A bot-side text in the ``locale`` setting's language (``bot.i18n``)."""
+    return t(text_id, get_runtime().settings.locale, **values)
+
+
 async def _audit(actor: str, action: str, detail: dict[str, Any]) -> None:
     await AuditLog.create(
         actor=actor, action=action, detail=json.dumps(detail, ensure_ascii=False)
@@ -105,11 +110,11 @@ async def _ban(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "ban", {"user": req.user_key, "reason": req.reason})
         await _publish(core.ACCESS_CHANNEL, {"kind": "ban", "key": req.user_key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
+        await admin.finish(_t("usage", usage=str(exc)))
     except BaseORMException as exc:
         log.error("/ban failed: %s", exc)
-        await admin.finish("Failed, see the log.")
-    await admin.finish(f"Banned {req.user_key}.")
+        await admin.finish(_t("failed"))
+    await admin.finish(_t("banned", key=req.user_key))
 
 
 async def _unban(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -120,8 +125,8 @@ async def _unban(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "unban", {"user": key})
         await _publish(core.ACCESS_CHANNEL, {"kind": "unban", "key": key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    await admin.finish(f"Unbanned {key}." if removed else f"{key} was not banned.")
+        await admin.finish(_t("usage", usage=str(exc)))
+    await admin.finish(_t("unbanned" if removed else "not_banned", key=key))
 
 
 async def _budget(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -142,12 +147,17 @@ async def _budget(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "budget", detail)
         await _publish(core.BUDGET_CHANNEL, {"kind": req.kind, "key": req.key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    shown = ", ".join(
-        f"{name} {'default' if v is None else v}"
-        for name, v in (("daily", req.daily), ("monthly", req.monthly))
+        await admin.finish(_t("usage", usage=str(exc)))
+    default = _t("default")
+    await admin.finish(
+        _t(
+            "budget_set",
+            kind=req.kind,
+            key=req.key,
+            daily=default if req.daily is None else req.daily,
+            monthly=default if req.monthly is None else req.monthly,
+        )
     )
-    await admin.finish(f"Budget of {req.kind} {req.key}: {shown}.")
 
 
 async def _word(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -170,9 +180,9 @@ async def _word(bot: Bot, event: Event, arg: Message[Any]) -> None:
             {"op": req.op, "word": req.word, "category": req.category},
         )
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    done = "Added" if req.op == "add" else "Removed"
-    await admin.finish(f"{done} a word in {req.category}.")
+        await admin.finish(_t("usage", usage=str(exc)))
+    done = "word_added" if req.op == "add" else "word_removed"
+    await admin.finish(_t(done, category=req.category))
 
 
 def _check_pattern(req: core.KeywordArgs) -> str | None:
@@ -192,17 +202,17 @@ async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
     try:
         req = core.parse_keyword(_args(arg))
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
+        await admin.finish(_t("usage", usage=str(exc)))
     if req.op == "del":
         removed = await KeywordRule.filter(id=req.rule_id).delete()
         await _audit(ctx.user_key, "keyword.del", {"id": req.rule_id})
         await _publish(core.KEYWORDS_CHANNEL, {"op": "del", "id": req.rule_id})
         await admin.finish(
-            f"Removed rule {req.rule_id}." if removed else "No such rule."
+            _t("rule_removed", id=req.rule_id) if removed else _t("no_rule")
         )
     problem = _check_pattern(req)
     if problem:
-        await admin.finish(f"Rejected: {problem}")
+        await admin.finish(_t("rejected", problem=problem))
     rule = await KeywordRule.create(
         scope=req.scope,
         match=req.match,
@@ -222,7 +232,7 @@ async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
         },
     )
     await _publish(core.KEYWORDS_CHANNEL, {"op": "add", "id": rule.id})
-    await admin.finish(f"Added rule {rule.id}.")
+    await admin.finish(_t("rule_added", id=rule.id))
 
 
 async def _help(bot: Bot, event: Event, arg: Message[Any]) -> None:

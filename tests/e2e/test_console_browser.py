@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "console-password-1"
 PAGES = ["overview", "groups", "keywords", "sensitive-words", "budgets", "personas",
-         "bans", "adapters", "providers", "users", "api-keys", "audit", "logs"]  # fmt: skip
+         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "logs"]  # fmt: skip
 
 
 async def _wait_sends(peer: Any, n: int) -> str:

@@ -21,7 +21,7 @@ PLUGINS = {
 }
 #: resources only the admin role may use (bot.auth.roles)
 ADMIN_ONLY = ("/api/admin/users", "/api/admin/api-keys", "/api/admin/audit",
-              "/api/admin/logs")  # fmt: skip
+              "/api/admin/logs", "/api/admin/adapters/ilink")  # fmt: skip
 SAMPLES = {
     "name": "nobody",
     "key": "qq:1",
@@ -235,6 +235,15 @@ async def test_resources(console) -> None:
     r = await root.post(
         "/api/admin/keywords", json={"pattern": "p" * 10_000, "reply": "x"}
     )
+    assert r.status_code == 422
+    r = await root.post(
+        "/api/admin/sensitive-words/import", json={"words": ["w" * 192]}
+    )
+    assert r.status_code == 422
+    deep: Any = "x"
+    for _ in range(500):
+        deep = [deep]
+    r = await root.patch("/api/admin/groups/qq:1", json={"settings": {"names": deep}})
     assert r.status_code == 422
     # the overview, logs, providers and adapters answer
     ov = (await root.get("/api/admin/overview")).json()

@@ -27,13 +27,13 @@ from bot import __version__
 from bot.runtime import get_runtime
 from bot.settings import Settings
 
-from . import groups, logbuffer, people, rules, system
+from . import groups, ilink, logbuffer, people, rules, system
 from .deps import AdminReader
 
 PREFIX = "/api/admin"
 
 api = APIRouter(prefix=PREFIX)
-for _module in (system, people, groups, rules):
+for _module in (system, people, groups, rules, ilink):
     api.include_router(_module.router)
 
 docs = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
+from tortoise.functions import Count, Max
 
 from bot import auth
-from bot.store.models import ApiToken, Ban, User
+from bot.store import flush_pending
+from bot.store.models import ApiToken, Ban, Conversation, User
 
 from . import audit
 from .deps import (
@@ -27,6 +29,8 @@ from .schemas import (
     BanCreate,
     BanList,
     BanOut,
+    PlatformUserList,
+    PlatformUserOut,
     UserCreate,
     UserList,
     UserOut,
@@ -153,6 +157,39 @@ async def revoke_api_key(key_id: int, session: AdminWriter) -> Response:
         before | {"revoked": True},
     )  # fmt: skip
     return Response(status_code=204)
+
+
+@router.get("/platform-users", tags=["bans"])
+async def platform_users(
+    session: Reader, q: Search = "", offset: Offset = 0, limit: Limit = 50
+) -> PlatformUserList:
+    """Users the bot has talked to (from their conversations), newest first, with
+    whether they are banned."""
+    await flush_pending()  # conversations may still be queued by history's writer
+    query = Conversation.all()
+    if q:
+        query = query.filter(owner__icontains=q)
+    grouped = query.annotate(last=Max("updated_at"), n=Count("id")).group_by("owner")
+    total = len(await grouped.values_list("owner", flat=True))
+    rows = (
+        await grouped.order_by("-last")
+        .offset(offset)
+        .limit(limit)
+        .values("owner", "last", "n")
+    )
+    keys = [str(r["owner"]) for r in rows]
+    banned = set(await Ban.filter(user_key__in=keys).values_list("user_key", flat=True))
+    items = [
+        PlatformUserOut(
+            user_key=str(r["owner"]),
+            platform=str(r["owner"]).split(":", 1)[0],
+            last_seen_at=r["last"],
+            conversations=int(r["n"]),
+            banned=str(r["owner"]) in banned,
+        )
+        for r in rows
+    ]
+    return PlatformUserList(total=total, offset=offset, limit=limit, items=items)
 
 
 def _ban(b: Ban) -> BanOut:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,16 +14,17 @@ KeyStr = Field(min_length=3, max_length=191, pattern=r"^[a-z0-9_]+:[^\s]+$")
 
 def _no_surrogates(value: Any) -> Any:
     """Refuse lone surrogates anywhere in a body (no database can store them)."""
-    if isinstance(value, str):
-        if any("\ud800" <= ch <= "\udfff" for ch in value):
-            raise ValueError("text with lone surrogates (broken UTF-16)")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _no_surrogates(k)
-            _no_surrogates(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _no_surrogates(v)
+    stack = [value]
+    while stack:  # a loop, not recursion: nesting depth is the client's choice
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                raise ValueError("text with lone surrogates (broken UTF-16)")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
     return value
 
 
@@ -94,6 +95,18 @@ class BanOut(BaseModel):
 
 class BanList(Page):
     items: list[BanOut]
+
+
+class PlatformUserOut(BaseModel):
+    user_key: str
+    platform: str
+    last_seen_at: dt.datetime | None
+    conversations: int
+    banned: bool
+
+
+class PlatformUserList(Page):
+    items: list[PlatformUserOut]
 
 
 class BanCreate(_In):
@@ -180,7 +193,7 @@ class WordIn(_In):
 
 class WordImport(_In):
     category: str = Field("custom", min_length=1, max_length=64, pattern=r"^[\w.-]+$")
-    words: list[str] = Field(max_length=10_000)
+    words: list[Annotated[str, Field(max_length=191)]] = Field(max_length=10_000)
 
 
 class WordTest(_In):

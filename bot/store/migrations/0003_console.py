@@ -33,22 +33,22 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='AuditLog',
             name='after',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
         ops.AddField(
             model_name='AuditLog',
             name='before',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
         ops.AddField(
             model_name='AuditLog',
             name='target',
-            field=fields.CharField(default='', db_index=True, description='what was changed (``group:qq:123``, ``user:alice``), and its state as JSON', max_length=191),
+            field=fields.CharField(default='', db_default='', db_index=True, description='what was changed (``group:qq:123``, ``user:alice``), and its state as JSON', max_length=191),
         ),
         ops.AddField(
             model_name='KeywordRule',
             name='hit_count',
-            field=fields.BigIntField(default=0, description='times the rule answered (flushed from the shared counters) and the last time'),
+            field=fields.BigIntField(default=0, db_default=0, description='times the rule answered (flushed from the shared counters) and the last time'),
         ),
         ops.AddField(
             model_name='KeywordRule',
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='User',
             name='role',
-            field=fields.CharField(default='user', description='``admin``, ``operator`` or ``user`` (see ``bot.auth.roles``)', max_length=16),
+            field=fields.CharField(default='user', db_default='user', description='``admin``, ``operator`` or ``user`` (see ``bot.auth.roles``)', max_length=16),
         ),
         # existing admins keep their rights under the role model
         ops.RunSQL("UPDATE users SET role = 'admin' WHERE is_admin", reverse_sql=""),

@@ -33,7 +33,7 @@ async def test_wake_modes_persona_and_model(bot_process: Any, openai_stub: Any) 
     openai_stub.set_default("ok")
     bp = await bot_process(
         config(
-            plugins={"chat": {}, "admin": {}, "keywords": {}},
+            plugins={"chat": {}, "admin": {}, "keywords": {}, "history": {}},
             auth={"login_attempts": 100},
         )
     )
@@ -110,6 +110,16 @@ async def test_wake_modes_persona_and_model(bot_process: Any, openai_stub: Any) 
         assert [
             r["messages"][-1]["content"] for r in openai_stub.requests[before:]
         ] == ["direct marker"]
+        # the users the bot talked to can be found and banned
+        found = (
+            await admin.get("/api/admin/platform-users", params={"q": "qq:"})
+        ).json()
+        assert [u["user_key"] for u in found["items"]] == ["qq:30001"]
+        assert found["items"][0]["banned"] is False
+        r = await admin.post("/api/admin/bans", json={"user_key": "qq:30001"})
+        assert r.status_code == 201
+        found = (await admin.get("/api/admin/platform-users")).json()
+        assert found["items"][0]["banned"] is True
         # the group was recorded with its settings
         listed = (await admin.get("/api/admin/groups")).json()["items"]
         assert {g["key"] for g in listed} >= {GROUP, "qq:20002"}

@@ -94,6 +94,13 @@ export const RESOURCES: Resource[] = [
     create: [{ key: 'user_key', edit: 'text' }, { key: 'reason', edit: 'text' }],
   },
   {
+    name: 'platform-users', path: '/platform-users', adminOnly: false, paged: true,
+    columns: [
+      { key: 'user_key' }, { key: 'platform' }, { key: 'conversations' }, { key: 'banned' },
+      { key: 'last_seen_at' },
+    ],
+  },
+  {
     name: 'adapters', path: '/adapters', adminOnly: false, paged: false,
     columns: [
       { key: 'adapter' }, { key: 'self_id' }, { key: 'online' }, { key: 'connects' },
