@@ -44,15 +44,19 @@ async def state(tmp_path: Path) -> AsyncIterator[MemoryState]:
     await close_store()
 
 
-async def apply(state: MemoryState, **values: object) -> None:
-    """Save settings and wait until this instance's feed watcher applied them."""
+async def apply_to(state: MemoryState, key: str, **values: object) -> None:
+    """Save a group's settings and wait until this instance's feed applied them."""
     settings = groups.GroupSettings.model_validate(values)
-    await groups.save_settings(state, KEY, settings, "test")
+    await groups.save_settings(state, key, settings, "test")
     for _ in range(200):
-        if groups.settings_for(KEY) == settings:
+        if groups.settings_for(key) == settings:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the change never arrived")
+
+
+async def apply(state: MemoryState, **values: object) -> None:
+    await apply_to(state, KEY, **values)
 
 
 def wake(text: str, *, to_me: bool = False) -> str | None:

@@ -4,7 +4,6 @@ either; other groups keep the default."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from bot import groups
 from bot.state import MemoryState
 from tests.adapters.wechat.bridge import text_of
 from tests.adapters.wechat.test_wechat_adapter import bridge, cfg
+from tests.bot.test_groups import apply_to
 
 GROUP = "wechat:12345678@chatroom"
 
@@ -33,13 +33,7 @@ async def state(tmp_path: Path) -> AsyncIterator[MemoryState]:
 
 
 async def apply(state: MemoryState, **values: Any) -> None:
-    settings = groups.GroupSettings.model_validate(values)
-    await groups.save_settings(state, GROUP, settings, "test")
-    for _ in range(200):
-        if groups.settings_for(GROUP) == settings:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the change never arrived")
+    await apply_to(state, GROUP, **values)
 
 
 async def test_wake_all_and_off(serve: Any, answerer: Any, state: MemoryState) -> None:
