@@ -310,6 +310,9 @@ class Overview(BaseModel):
     errors: dict[str, float]
     shed: dict[str, float]
     tokens_today: int
+    #: seconds to the model's first token on this instance (bucket bounds)
+    first_token_p50: float | None
+    first_token_p95: float | None
     #: the last 24 hours: hour (ISO) -> messages from users / answers
     per_hour: list[dict[str, int | str]]
     connections_online: int

@@ -32,6 +32,7 @@ from .schemas import (
 router = APIRouter()
 
 HEARTBEAT_CHANNEL = "instances"
+TTFT = "freechat_llm_time_to_first_token_seconds"
 HEARTBEAT_EVERY = 10.0
 #: rows the per-hour chart reads at most
 CHART_ROWS = 50_000
@@ -70,6 +71,26 @@ def _samples(name: str) -> dict[str, float]:
                 label = next(iter(sample.labels.values()), "")
                 out[label] = out.get(label, 0.0) + sample.value
     return out
+
+
+def _quantile(name: str, q: float) -> float | None:
+    """A histogram's ``q`` quantile on this instance (upper bucket bound), or None
+    before anything was observed."""
+    buckets: list[tuple[float, float]] = []
+    for metric in REGISTRY.collect():
+        if metric.name != name:
+            continue
+        for sample in metric.samples:
+            if sample.name == name + "_bucket":
+                buckets.append((float(sample.labels["le"]), sample.value))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return None
+    for bound, count in buckets:
+        if count >= q * total:
+            return bound
+    return None
 
 
 async def _per_hour() -> tuple[list[dict[str, int | str]], int]:
@@ -117,6 +138,8 @@ async def overview(session: Reader) -> Overview:
         errors=_samples("freechat_errors"),
         shed=_samples("freechat_shed"),
         tokens_today=tokens,
+        first_token_p50=_quantile(TTFT, 0.5),
+        first_token_p95=_quantile(TTFT, 0.95),
         per_hour=per_hour,
         connections_online=sum(1 for c in connections.values() if c.get("online")),
         groups=len(groups.known_groups()),

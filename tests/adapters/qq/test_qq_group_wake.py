@@ -110,6 +110,9 @@ async def test_wake_modes_persona_and_model(bot_process: Any, openai_stub: Any) 
         assert [
             r["messages"][-1]["content"] for r in openai_stub.requests[before:]
         ] == ["direct marker"]
+        overview = (await admin.get("/api/admin/overview")).json()
+        assert overview["first_token_p95"] is not None
+        assert overview["first_token_p50"] <= overview["first_token_p95"]
         # the users the bot talked to can be found and banned
         found = (
             await admin.get("/api/admin/platform-users", params={"q": "qq:"})
