@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import nonebot
@@ -24,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import __version__, store
+from bot import __version__, groups, monitor, orders, store
 from bot.chain import chain
 from bot.exceptions import ConfigError
 from bot.http_guard import HttpGuard, loopback_only, validation_error
@@ -40,6 +41,8 @@ log = logging.getLogger("freechat")
 
 DRIVER = "~fastapi+~httpx+~websockets"
 SHUTDOWN_GRACE = 10.0
+#: what start-up registered in the chain (removed on shutdown)
+_disposers: list[Callable[[], None]] = []
 
 
 def _registry(settings: Settings) -> Registry:
@@ -134,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def _shutdown() -> None:
         await shutdown()
 
+    monitor.install(driver)
     _load_adapters(driver, settings)
     _load_plugins(settings)
     _add_routes(app)
@@ -219,6 +223,10 @@ async def startup(settings: Settings, inference: Any | None) -> None:
         )
     )
     chain.set_observer(observe_middleware)
+    await groups.start(state)
+    _disposers.append(
+        chain.register(groups.middleware, order=orders.GROUPS, name="groups")
+    )
     log.info("FreeChat %s ready in %.1f s", __version__, time.monotonic() - t0)
 
 
@@ -227,6 +235,9 @@ async def shutdown() -> None:
     if not has_runtime():
         return
     rt = get_runtime()
+    while _disposers:
+        _disposers.pop()()
+    await groups.stop()
     tasks = list(rt.tasks)
     for task in tasks:
         task.cancel()

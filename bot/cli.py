@@ -1,7 +1,8 @@
 """The ``freechat`` command line.
 
 ``freechat run`` starts everything; ``freechat inference`` the inference service alone;
-``freechat user add``, ``freechat token create``, ``freechat migrate``,
+``freechat user add|list|disable|delete|passwd|role``, ``freechat group list|set``,
+``freechat ilink login``, ``freechat token create``, ``freechat migrate``,
 ``freechat check`` manage an installation.
 """
 
@@ -83,10 +84,11 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args.password_stdin)
 
     async def go() -> None:
-        await create_user(args.name, password, is_admin=args.admin)
+        await create_user(args.name, password, is_admin=args.admin, role=args.role)
 
     _with_store(settings, go)
-    print(f"user {args.name} created{' (admin)' if args.admin else ''}")
+    role = args.role or ("admin" if args.admin else "")
+    print(f"user {args.name} created{f' ({role})' if role else ''}")
     return 0
 
 
@@ -172,8 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a user (password from a prompt or stdin)")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true")
+    add.add_argument("--role", choices=["admin", "operator", "user"])
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(func=cmd_user_add)
+
+    from bot.cli_admin import add_parsers
+
+    add_parsers(sub, user, _with_store, _read_password)
 
     token = sub.add_parser("token", help="manage API keys").add_subparsers(
         dest="token_command", required=True

@@ -26,3 +26,32 @@ IN_FLIGHT = Gauge("freechat_in_flight", "Messages being answered now")
 
 def observe_middleware(name: str, seconds: float) -> None:
     MIDDLEWARE_SECONDS.labels(name).observe(seconds)
+
+
+# -- the operator's dashboard (docker/grafana) -----------------------------------------
+TOKENS = Counter(
+    "freechat_tokens_total",
+    "Model tokens by platform, group ('direct' outside groups) and direction",
+    ["platform", "group", "direction"],
+)
+KEYWORD_HITS = Counter(
+    "freechat_keyword_hits_total", "Keyword rules that answered", ["rule"]
+)
+BOT_ONLINE = Gauge(
+    "freechat_bot_online", "1 while a platform connection is up", ["adapter", "self_id"]
+)
+BUDGET_REFUSALS = Counter(
+    "freechat_budget_refusals_total",
+    "Messages refused because a token budget was used up",
+    ["platform", "scope"],
+)
+
+
+def observe_tokens(
+    platform: str, group: str | None, prompt: int, completion: int
+) -> None:
+    where = group or "direct"
+    if prompt:
+        TOKENS.labels(platform, where, "in").inc(prompt)
+    if completion:
+        TOKENS.labels(platform, where, "out").inc(completion)

@@ -7,6 +7,7 @@ inner ones produced: history (300) saves the answer *after* the sensitive-word f
 
 ACCESS = 100  # bans, plugin switches
 RATE_LIMIT = 200
+GROUPS = 250  # per-group persona, model, history mode and rate limit (bot.groups)
 HISTORY = 300  # loads ctx.history; saves the filtered answer
 SENSITIVE_WORDS = 400  # blocks/masks input; filters the streamed output
 KEYWORDS = 500  # fixed replies stop the chain

@@ -175,6 +175,8 @@ class Settings(BaseSettings):
     #: NoneBot's own settings and community plugins' settings, given to NoneBot's
     #: config as they are (``command_start``, ``nickname``, ``repeater_group``)
     nonebot: dict[str, Any] = Field(default_factory=dict)
+    #: language of what the bot says itself (command answers): zh-CN or en
+    locale: Literal["zh-CN", "en"] = "zh-CN"
 
     _yaml: dict[str, Any] = {}
 

@@ -1,4 +1,5 @@
-"""The web app: the HTTP API (auth, conversations, info) and the built front end."""
+"""The web app: the HTTP API (auth, conversations, info), the admin API
+(``webui.admin``) and the built front end."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.auth import announce_setup_link, signing_key
 from bot.http_guard import body_limit
 from bot.settings import Settings
 
+from .admin import setup_admin
 from .api import router
 from .schedules import router as schedules_router
 
@@ -26,6 +28,7 @@ def setup_webui(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     app.include_router(schedules_router)
     body_limit("/api/auth/", AUTH_BODY_LIMIT)  # anyone may post here: keep it small
+    setup_admin(app, settings)
     import nonebot
 
     async def _announce() -> None:

@@ -38,7 +38,7 @@ def _client(request: Request) -> str:
 
 
 def _user_json(user: Any) -> dict[str, Any]:
-    return {"name": user.name, "is_admin": user.is_admin}
+    return {"name": user.name, "is_admin": user.is_admin, "role": auth.role_of(user)}
 
 
 def _error(exc: AuthError) -> JSONResponse:

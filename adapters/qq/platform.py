@@ -1,8 +1,8 @@
 """QQ as the chat kernel sees it: which events it answers, and how answers go out.
 
-Private chats are always answered; in groups only when the bot is @-mentioned, its
-message is replied to (both detected by the stock adapter as ``event.to_me``) or a
-configured prefix starts the text. Answers go out as text segments only, so nothing
+Private chats are always answered; in groups as the group's wake mode says
+(:func:`bot.groups.wake`: by default when the bot is @-mentioned, its message is
+replied to, both ``event.to_me``, or a configured prefix starts the text). Answers go out as text segments only, so nothing
 the model writes can become a CQ code or an @all.
 """
 
@@ -17,10 +17,11 @@ from nonebot.adapters.onebot.v11 import (
     MessageSegment,
 )
 
+from bot import groups
 from bot.context import ChatContext
 from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
-from bot.platform import Platform, is_superuser, strip_prefix
+from bot.platform import Platform, is_superuser
 
 PLATFORM = "qq"
 
@@ -33,11 +34,15 @@ async def context_factory(bot: Any, event: Any) -> ChatContext | None:
     group_id: str | None = None
     if isinstance(event, GroupMessageEvent):
         group_id = str(event.group_id)
-        stripped = strip_prefix(text, config.qq_prefixes)
-        if stripped is not None:
-            text = stripped
-        elif not event.to_me:
+        woken = groups.wake(
+            f"{PLATFORM}:{group_id}",
+            text,
+            to_me=event.to_me,
+            prefixes=config.qq_prefixes,
+        )
+        if woken is None:
             return None
+        text = woken
     elif event.message_type != "private":
         return None
     if not text:

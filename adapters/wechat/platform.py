@@ -1,8 +1,8 @@
 """WeChat groups as the chat kernel sees them (OneBot v12, string ids).
 
-Private chats are always answered; in groups only when the bot is mentioned or
-replied to (``event.to_me`` from the stock adapter) or a configured prefix starts
-the text. Answers are text segments only, sent with ``send_message``.
+Private chats are always answered; in groups as the group's wake mode says
+(:func:`bot.groups.wake`: by default when the bot is mentioned or replied to, or a
+configured prefix starts the text). Answers are text segments only, sent with ``send_message``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from nonebot.adapters.onebot.v12 import (
     PrivateMessageEvent,
 )
 
+from bot import groups
 from bot.context import ChatContext
 from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
-from bot.platform import Platform, is_superuser, strip_prefix
+from bot.platform import Platform, is_superuser
 
 PLATFORM = "wechat"
 
@@ -32,11 +33,15 @@ async def context_factory(bot: Any, event: Any) -> ChatContext | None:
     group_id: str | None = None
     if isinstance(event, GroupMessageEvent):
         group_id = event.group_id
-        stripped = strip_prefix(text, config.wechat_prefixes)
-        if stripped is not None:
-            text = stripped
-        elif not event.to_me:
+        woken = groups.wake(
+            f"{PLATFORM}:{group_id}",
+            text,
+            to_me=event.to_me,
+            prefixes=config.wechat_prefixes,
+        )
+        if woken is None:
             return None
+        text = woken
     if not text:
         return None
     return ChatContext(

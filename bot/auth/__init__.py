@@ -30,21 +30,26 @@ from .core import (
 )
 from .exceptions import AuthError
 from .limits import check_login_rate, record_login_failure, record_login_success
+from .roles import CONSOLE_ROLES, ROLES, Role, check_role, role_of, set_role
 
 __all__ = [
+    "CONSOLE_ROLES",
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "MIN_PASSWORD",
+    "ROLES",
     "SESSIONS_CHANNEL",
     "SESSION_COOKIE",
     "SETUP_TTL",
     "TOKEN_PREFIX",
     "AuthError",
+    "Role",
     "Session",
     "announce_setup_link",
     "authenticate",
     "check_csrf",
     "check_login_rate",
+    "check_role",
     "create_api_token",
     "create_user",
     "hash_password",
@@ -53,6 +58,8 @@ __all__ = [
     "record_login_failure",
     "record_login_success",
     "revoke_session",
+    "role_of",
+    "set_role",
     "signing_key",
     "use_setup_token",
     "user_for_api_token",

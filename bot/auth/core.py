@@ -156,11 +156,21 @@ def _valid_name(name: str) -> str:
     return name
 
 
-async def create_user(name: str, password: str, *, is_admin: bool = False) -> User:
+async def create_user(
+    name: str, password: str, *, is_admin: bool = False, role: str | None = None
+) -> User:
+    """Create a web user; ``role`` (``admin``/``operator``/``user``) wins over
+    ``is_admin``."""
     name = _valid_name(name)
+    role = role or ("admin" if is_admin else "user")
+    if role not in ("admin", "operator", "user"):
+        raise AuthError("a role is one of admin, operator, user", 400)
     try:
         return await User.create(
-            name=name, password_hash=hash_password(password), is_admin=is_admin
+            name=name,
+            password_hash=hash_password(password),
+            is_admin=role == "admin",
+            role=role,
         )
     except IntegrityError:
         raise AuthError(f"user {name} already exists", 409) from None

@@ -16,7 +16,10 @@ class User(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=255)
+    #: kept equal to ``role == "admin"`` (the setup check reads it)
     is_admin = fields.BooleanField(default=False)
+    #: ``admin``, ``operator`` or ``user`` (see ``bot.auth.roles``)
+    role = fields.CharField(max_length=16, default="user", db_default="user")
     disabled = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -150,6 +153,9 @@ class KeywordRule(Model):
     priority = fields.IntField(default=0)
     enabled = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: times the rule answered (flushed from the shared counters) and the last time
+    hit_count = fields.BigIntField(default=0, db_default=0)
+    last_hit_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "keyword_rules"
@@ -218,7 +224,38 @@ class AuditLog(Model):
     actor = fields.CharField(max_length=191)
     action = fields.CharField(max_length=64)
     detail = fields.TextField(default="")
+    #: what was changed (``group:qq:123``, ``user:alice``), and its state as JSON
+    #: before and after the change (empty when it did not exist)
+    target = fields.CharField(max_length=191, default="", db_default="", db_index=True)
+    before = fields.TextField(default="", db_default="")
+    after = fields.TextField(default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         table = "audit_log"
+
+
+class GroupSetting(Model):
+    """One group chat the bot has seen, with its settings (``bot.groups``)."""
+
+    #: ``platform:group_id`` (``qq:123456``)
+    group_key = fields.CharField(max_length=191, primary_key=True)
+    name = fields.CharField(max_length=200, default="")
+    #: ``bot.groups.GroupSettings`` as JSON (empty: the defaults)
+    settings = fields.TextField(default="")
+    last_seen_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "group_settings"
+
+
+class Persona(Model):
+    """A named, reusable system prompt that groups refer to."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    prompt = fields.TextField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "personas"

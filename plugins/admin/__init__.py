@@ -1,4 +1,6 @@
-"""Admin commands in chat: ``/ban``, ``/unban``, ``/budget``, ``/word``, ``/keyword``.
+"""Admin commands in chat: ``/ban``, ``/unban``, ``/budget``, ``/word``, ``/keyword``,
+and the console's ``/help``, list/show, ``/group``, ``/usage``, ``/status``
+(:mod:`.console`).
 
 NoneBot command matchers of priority 1 (they never reach the model). Only
 superusers may use them: user keys listed in ``superusers`` (``platform:user_id``,
@@ -17,14 +19,13 @@ from typing import Any
 from nonebot import get_plugin_config
 from nonebot.adapters import Bot, Event, Message
 from nonebot.matcher import Matcher
-from nonebot.permission import SUPERUSER
 from nonebot.plugin import PluginMetadata
 from nonebot.typing import T_State
 from tortoise.exceptions import BaseORMException
 
 from bot.commands import command_arg, command_matcher, command_of, on_commands
 from bot.context import ChatContext
-from bot.platform import get_platform
+from bot.i18n import t
 from bot.runtime import get_runtime
 from bot.store.models import (
     AuditLog,
@@ -34,7 +35,7 @@ from bot.store.models import (
     SensitiveWord,
 )
 
-from . import core
+from . import console, core
 from .config import Config
 
 __plugin_meta__ = PluginMetadata(
@@ -44,7 +45,9 @@ __plugin_meta__ = PluginMetadata(
         "/ban <platform:id> [reason] | /unban <platform:id> | "
         "/budget <user|group> <platform:id> <daily|-> [monthly|-] | "
         "/word add|del <word> [category] | "
-        "/keyword add <exact|contains|regex> <pattern> <reply> | /keyword del <id>"
+        "/keyword add <exact|contains|regex> <pattern> <reply> | /keyword del <id> | "
+        "/help | /ban list | /word list [category] | /keyword list | "
+        "/budget show <id> | /group ... | /usage | /status"
     ),
     type="application",
     config=Config,
@@ -58,16 +61,15 @@ admin = command_matcher()
 
 
 async def _admin(bot: Bot, event: Event) -> ChatContext | None:
-    """The sender's context when the sender is an admin, else None."""
-    platform = get_platform(bot.adapter.get_name())
-    ctx = await platform.context_factory(bot, event) if platform else None
-    if ctx is None:
-        return None
-    if ctx.is_admin or ctx.user_key in get_runtime().settings.superusers:
-        return ctx
-    if await SUPERUSER(bot, event):
-        return ctx
-    return None
+    """The sender's context when the sender is a superuser, else None (in a group
+    with or without an @: commands skip the group's wake rules)."""
+    ctx, level = await console.identify(bot, event)
+    return ctx if level == console.SUPERUSER_LEVEL else None
+
+
+def _t(text_id: str, **values: Any) -> str:
+    """A bot-side text in the ``locale`` setting's language (``bot.i18n``)."""
+    return t(text_id, get_runtime().settings.locale, **values)
 
 
 async def _audit(actor: str, action: str, detail: dict[str, Any]) -> None:
@@ -84,6 +86,8 @@ async def _guard(matcher: type[Matcher], bot: Bot, event: Event) -> ChatContext:
     ctx = await _admin(bot, event)
     if ctx is None:
         log.warning("admin command refused for %s", event.get_user_id())
+        if config.admin_denied_message is None:
+            await matcher.finish(t("denied", get_runtime().settings.locale))
         if config.admin_denied_message:
             await matcher.finish(config.admin_denied_message)
         await matcher.finish()
@@ -106,11 +110,11 @@ async def _ban(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "ban", {"user": req.user_key, "reason": req.reason})
         await _publish(core.ACCESS_CHANNEL, {"kind": "ban", "key": req.user_key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
+        await admin.finish(_t("usage", usage=str(exc)))
     except BaseORMException as exc:
         log.error("/ban failed: %s", exc)
-        await admin.finish("Failed, see the log.")
-    await admin.finish(f"Banned {req.user_key}.")
+        await admin.finish(_t("failed"))
+    await admin.finish(_t("banned", key=req.user_key))
 
 
 async def _unban(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -121,8 +125,8 @@ async def _unban(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "unban", {"user": key})
         await _publish(core.ACCESS_CHANNEL, {"kind": "unban", "key": key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    await admin.finish(f"Unbanned {key}." if removed else f"{key} was not banned.")
+        await admin.finish(_t("usage", usage=str(exc)))
+    await admin.finish(_t("unbanned" if removed else "not_banned", key=key))
 
 
 async def _budget(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -143,12 +147,17 @@ async def _budget(bot: Bot, event: Event, arg: Message[Any]) -> None:
         await _audit(ctx.user_key, "budget", detail)
         await _publish(core.BUDGET_CHANNEL, {"kind": req.kind, "key": req.key})
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    shown = ", ".join(
-        f"{name} {'default' if v is None else v}"
-        for name, v in (("daily", req.daily), ("monthly", req.monthly))
+        await admin.finish(_t("usage", usage=str(exc)))
+    default = _t("default")
+    await admin.finish(
+        _t(
+            "budget_set",
+            kind=req.kind,
+            key=req.key,
+            daily=default if req.daily is None else req.daily,
+            monthly=default if req.monthly is None else req.monthly,
+        )
     )
-    await admin.finish(f"Budget of {req.kind} {req.key}: {shown}.")
 
 
 async def _word(bot: Bot, event: Event, arg: Message[Any]) -> None:
@@ -171,9 +180,9 @@ async def _word(bot: Bot, event: Event, arg: Message[Any]) -> None:
             {"op": req.op, "word": req.word, "category": req.category},
         )
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
-    done = "Added" if req.op == "add" else "Removed"
-    await admin.finish(f"{done} a word in {req.category}.")
+        await admin.finish(_t("usage", usage=str(exc)))
+    done = "word_added" if req.op == "add" else "word_removed"
+    await admin.finish(_t(done, category=req.category))
 
 
 def _check_pattern(req: core.KeywordArgs) -> str | None:
@@ -193,17 +202,17 @@ async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
     try:
         req = core.parse_keyword(_args(arg))
     except core.UsageError as exc:
-        await admin.finish(f"Usage: {exc}")
+        await admin.finish(_t("usage", usage=str(exc)))
     if req.op == "del":
         removed = await KeywordRule.filter(id=req.rule_id).delete()
         await _audit(ctx.user_key, "keyword.del", {"id": req.rule_id})
         await _publish(core.KEYWORDS_CHANNEL, {"op": "del", "id": req.rule_id})
         await admin.finish(
-            f"Removed rule {req.rule_id}." if removed else "No such rule."
+            _t("rule_removed", id=req.rule_id) if removed else _t("no_rule")
         )
     problem = _check_pattern(req)
     if problem:
-        await admin.finish(f"Rejected: {problem}")
+        await admin.finish(_t("rejected", problem=problem))
     rule = await KeywordRule.create(
         scope=req.scope,
         match=req.match,
@@ -223,7 +232,23 @@ async def _keyword(bot: Bot, event: Event, arg: Message[Any]) -> None:
         },
     )
     await _publish(core.KEYWORDS_CHANNEL, {"op": "add", "id": rule.id})
-    await admin.finish(f"Added rule {rule.id}.")
+    await admin.finish(_t("rule_added", id=rule.id))
+
+
+async def _help(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.help_command(admin, bot, event)
+
+
+async def _group(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.group_command(admin, bot, event, console.args_of(arg))
+
+
+async def _usage(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.usage_command(admin, bot, event, console.args_of(arg))
+
+
+async def _status(bot: Bot, event: Event, arg: Message[Any]) -> None:
+    await console.status_command(admin, bot, event)
 
 
 _COMMANDS = {
@@ -232,9 +257,18 @@ _COMMANDS = {
     "budget": _budget,
     "word": _word,
     "keyword": _keyword,
+    "help": _help,
+    "帮助": _help,
+    "menu": _help,
+    "group": _group,
+    "usage": _usage,
+    "status": _status,
 }
 
 
 @on_commands(*_COMMANDS)
 async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
-    await _COMMANDS[command_of(state)](bot, event, command_arg(state))
+    name, arg = command_of(state), command_arg(state)
+    if await console.list_subcommand(admin, bot, event, name, console.args_of(arg)):
+        return
+    await _COMMANDS[name](bot, event, arg)

@@ -6,5 +6,6 @@ from pydantic import BaseModel
 
 
 class Config(BaseModel):
-    #: answer to a command from someone who is not an admin (empty: stay silent)
-    admin_denied_message: str = "Only admins can do that. 仅管理员可用。"
+    #: answer to a command from someone who is not an admin (unset: a polite refusal
+    #: in the ``locale``; empty: stay silent)
+    admin_denied_message: str | None = None

@@ -11,7 +11,7 @@ from bot.chain import MiddlewareChain
 from bot.context import ChatContext, ReplyChunk, closing
 from bot.exceptions import FreeChatError, LLMError
 from bot.llm import LLMClient, StreamInfo
-from bot.metrics import ERRORS, IN_FLIGHT, LLM_TTFT
+from bot.metrics import ERRORS, IN_FLIGHT, LLM_TTFT, observe_tokens
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ async def model_stream(ctx: ChatContext, llm: LLMClient) -> AsyncIterator[ReplyC
     finally:
         ctx.usage.prompt_tokens = info.usage.prompt_tokens
         ctx.usage.completion_tokens = info.usage.completion_tokens
+        observe_tokens(
+            ctx.platform,
+            ctx.group_key,
+            info.usage.prompt_tokens,
+            info.usage.completion_tokens,
+        )
         ctx.extra["model"] = info.model
         if info.ttft is not None:
             LLM_TTFT.observe(info.ttft)

@@ -7,13 +7,16 @@ Rules come from the config and the ``KeywordRule`` table; admins publish on the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any
 
 from tortoise.exceptions import BaseORMException
+from tortoise.expressions import F
 
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext
+from bot.metrics import KEYWORD_HITS
 from bot.runtime import get_runtime
 from bot.state import FeedWatcher, StateStore
 from bot.store.models import KeywordRule
@@ -93,6 +96,22 @@ class KeywordService:
         await self._feed.stop()
 
 
+async def _count_hit(rule_id: int) -> None:
+    try:
+        await KeywordRule.filter(id=rule_id).update(
+            hit_count=F("hit_count") + 1, last_hit_at=dt.datetime.now(dt.UTC)
+        )
+    except (BaseORMException, OSError) as exc:
+        log.debug("keyword hit of rule %d not counted: %s", rule_id, exc)
+
+
+def record_hit(rule_id: int) -> None:
+    """Count a rule's answer: the metric now, the table's counter off the path."""
+    KEYWORD_HITS.labels(str(rule_id)).inc()
+    if rule_id > 0:  # rules from the config file have no row
+        get_runtime().spawn(_count_hit(rule_id), name="keyword-hit")
+
+
 def make_middleware(service: KeywordService) -> Middleware:
     async def keywords(ctx: ChatContext, call_next: NextFn) -> None:
         index = await service.get()
@@ -100,6 +119,7 @@ def make_middleware(service: KeywordService) -> Middleware:
         if rule is not None:
             ctx.extra["keyword_rule"] = rule.id
             ctx.respond(rule.reply, reason="keyword")
+            record_hit(rule.id)
             return
         await call_next()
 

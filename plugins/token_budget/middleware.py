@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from bot.chain import Middleware, NextFn
 from bot.context import ChatContext, ReplyChunk
 from bot.exceptions import StateError
+from bot.metrics import BUDGET_REFUSALS
 from bot.runtime import get_runtime
 from bot.state import FeedWatcher, StateStore
 from bot.store.errors import DB_ERRORS
@@ -202,6 +203,7 @@ def make_middleware(
         if isinstance(result, Refused):
             q = result.quota
             log.info("budget %s used up (%d/%d)", q.key, result.used, q.limit)
+            BUDGET_REFUSALS.labels(ctx.platform, q.scope).inc()
             ctx.respond(
                 config.token_budget_message.replace("{scope}", q.scope).replace(
                     "{period}", q.period

@@ -173,6 +173,7 @@ async def test_word_added_by_an_admin_reaches_the_other_process_within_2_s(
         "database": {"url": pg_url},
         "state": {"url": redis_url},
         "superusers": [f"openai:{name}"],
+        "locale": "en",  # the admin command's answer below
     }
     config["plugins"]["admin"] = {}
     openai_stub.set_default("这里有个新加的词语要过滤", chunk_chars=2)

@@ -49,7 +49,7 @@ async def test_no_default_password_and_one_time_setup(bot_process) -> None:
         body = {"token": match.group(1), "username": "root", "password": PASSWORD}
         ok = await client.post("/api/auth/setup", json=body)
         assert ok.status_code == 200
-        assert ok.json()["user"] == {"name": "root", "is_admin": True}
+        assert ok.json()["user"] == {"name": "root", "is_admin": True, "role": "admin"}
         again = await client.post("/api/auth/setup", json=body | {"username": "x"})
         assert again.status_code == 403
 

@@ -8,6 +8,8 @@
 export interface User {
   name: string
   is_admin: boolean
+  /** admin, operator or user (the console is for the first two) */
+  role?: 'admin' | 'operator' | 'user'
 }
 
 export interface AuthState {

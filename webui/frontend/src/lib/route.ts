@@ -1,8 +1,11 @@
-/** The few hash routes the UI knows: `#/setup?token=...`, everything else is the app. */
+/** The few hash routes the UI knows: `#/setup?token=...`, `#/admin/<page>` (the
+ * console), everything else is the chat. */
 
 export interface Route {
-  name: 'setup' | 'home'
+  name: 'setup' | 'home' | 'admin'
   token: string | null
+  /** the console's page (a resource name) */
+  page?: string
 }
 
 export function parseHash(hash: string): Route {
@@ -11,6 +14,9 @@ export function parseHash(hash: string): Route {
   const path = q < 0 ? raw : raw.slice(0, q)
   const params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1))
   if (path === '/setup') return { name: 'setup', token: params.get('token') || null }
+  if (path === '/admin' || path.startsWith('/admin/')) {
+    return { name: 'admin', token: null, page: path.slice('/admin/'.length) || 'overview' }
+  }
   return { name: 'home', token: null }
 }
 

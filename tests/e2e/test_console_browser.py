@@ -1,0 +1,151 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against a
+real ``freechat run`` with a NapCat-like QQ client: sign in as admin, add a keyword
+and see it answer over QQ, set a group to wake on every message and see a plain
+group message answered, look at the overview chart, and save a screenshot of every
+console page in light and in dark (under the test's temporary folder).
+
+The UI must be built into ``webui/static`` (``npm run build`` in webui/frontend).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.adapters.qq.napcat import text_of
+from tests.adapters.qq.test_qq_process import config, connect
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, STATIC_INDEX
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "console-password-1"
+PAGES = ["overview", "groups", "keywords", "sensitive-words", "budgets", "personas",
+         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "logs"]  # fmt: skip
+
+
+async def _wait_sends(peer: Any, n: int) -> str:
+    sends = await peer.wait_sends(n, timeout=30)
+    return text_of(sends[-1])
+
+
+async def test_console_in_the_browser(
+    bot_process: Any, openai_stub: Any, tmp_path: Path
+) -> None:
+    if not STATIC_INDEX.exists() or not CHROMIUM.exists():
+        pytest.skip("needs the built UI (npm run build) and /usr/bin/chromium")
+    async_api = pytest.importorskip("playwright.async_api")
+    openai_stub.set_default("model answer")
+    bp = await bot_process(
+        config(plugins={"chat": {}, "admin": {}, "keywords": {}, "token_budget": {}})
+    )
+    bp.cli("user", "add", "root", "--role", "admin", input=PASSWORD + "\n")
+    peer = await connect(bp)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    async with async_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            expect = async_api.expect
+            await page.goto(f"{bp.base_url}/")
+            await page.get_by_test_id("login-username").fill("root")
+            await page.get_by_test_id("login-password").fill(PASSWORD)
+            await page.get_by_test_id("login-submit").click()
+            await page.get_by_test_id("console-link").click()
+            await expect(page.get_by_test_id("admin")).to_be_visible()
+
+            # add a keyword; it answers over QQ
+            await page.get_by_test_id("nav-keywords").click()
+            form = page.get_by_test_id("add-form")
+            await form.locator("input[name=pattern]").fill("营业时间")
+            await form.locator("input[name=reply]").fill("每天九点到五点")
+            await page.get_by_test_id("add").click()
+            await expect(page.get_by_test_id("row-0")).to_contain_text("营业时间")
+            n = len(peer.sends())
+            await peer.send_event(peer.private_message("请问营业时间？"))
+            assert await _wait_sends(peer, n + 1) == "每天九点到五点"
+
+            # the group shows up once the bot has seen it; wake it for everything
+            await peer.send_event(peer.group_message("hello", group_id=777))
+            await _wait_sends(peer, n + 2)
+            await page.get_by_test_id("nav-groups").click()
+            row = page.get_by_test_id("resource-groups").locator(
+                "tr", has_text="qq:777"
+            )
+            for _ in range(50):
+                if await row.count():
+                    break
+                await page.get_by_test_id("search").fill("qq:777")
+                await asyncio.sleep(0.3)
+                await page.get_by_test_id("search").fill("")
+            await row.locator("td[data-col='settings.wake']").click()
+            await row.get_by_test_id("edit").select_option("all")
+            await expect(row.locator("td[data-col='settings.wake']")).to_have_text(
+                "all"
+            )
+            for _ in range(100):  # the change feed applies it a moment later
+                group = await page.evaluate(
+                    "fetch('/api/admin/groups/qq:777').then(r => r.json())"
+                )
+                if group["applied"]["wake"] == "all":
+                    break
+                await asyncio.sleep(0.05)
+            await peer.send_event(
+                peer.group_message("no mention here", group_id=777, at_self=False)
+            )
+            assert await _wait_sends(peer, n + 3) == "model answer"
+            assert openai_stub.requests[-1]["messages"][-1]["content"] == (
+                "no mention here"
+            )
+
+            # deleting asks first: dismissed, the rule stays; accepted, it goes
+            await page.get_by_test_id("nav-keywords").click()
+            await expect(page.get_by_test_id("row-0")).to_contain_text("营业时间")
+            asked: list[str] = []
+
+            async def answer(dialog: Any, accept: bool) -> None:
+                asked.append(dialog.message)
+                await (dialog.accept() if accept else dialog.dismiss())
+
+            page.once("dialog", lambda d: asyncio.ensure_future(answer(d, False)))
+            await page.get_by_test_id("row-0").get_by_test_id("delete").click()
+            await expect(page.get_by_test_id("row-0")).to_contain_text("营业时间")
+            page.once("dialog", lambda d: asyncio.ensure_future(answer(d, True)))
+            await page.get_by_test_id("row-0").get_by_test_id("delete").click()
+            await expect(page.get_by_test_id("resource-keywords")).not_to_contain_text(
+                "营业时间"
+            )
+            assert len(asked) == 2
+
+            # the overview chart is drawn
+            await page.get_by_test_id("nav-overview").click()
+            chart = page.get_by_test_id("overview-chart")
+            await expect(chart.locator("canvas")).to_be_visible()
+
+            # every page, light and dark
+            for theme in ("light", "dark"):
+                await page.evaluate(
+                    f"localStorage.setItem('freechat.theme', '{theme}')"
+                )
+                for name in PAGES:
+                    await page.goto(f"{bp.base_url}/#/admin/{name}")
+                    await page.reload()
+                    await expect(page.get_by_test_id("admin")).to_be_visible()
+                    assert (
+                        await page.evaluate("document.documentElement.dataset.theme")
+                        == theme
+                    )
+                    await page.screenshot(path=str(shots / f"{name}-{theme}.png"))
+            assert len(list(shots.glob("*.png"))) == 2 * len(PAGES)
+            print(f"screenshots in {shots}")
+            assert not errors, errors
+        finally:
+            await browser.close()
+            await peer.close()
