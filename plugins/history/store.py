@@ -80,12 +80,13 @@ async def conversation_for_session(
     try:
         await SessionConversation.create(session_key=session_key, conversation=conv)
     except IntegrityError:
-        # another message won the race: its conversation is the session's
-        if created:
-            await Conversation.filter(id=conv.id).delete()
+        # another message won the race: its conversation is the session's (it may
+        # be the one made here, found unlinked and linked by a third message)
         won = await SessionConversation.get(session_key=session_key).select_related(
             "conversation"
         )
+        if created and won.conversation_id != conv.id:
+            await Conversation.filter(id=conv.id).delete()
         return won.conversation
     return conv
 
