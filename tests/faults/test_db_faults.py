@@ -18,7 +18,7 @@ from bot.context import ChatContext, ReplyChunk
 from bot.runtime import set_runtime
 from bot.state import MemoryState
 
-from .llm_helpers import load_plugins, make_runtime
+from .llm_helpers import load_plugins, make_runtime, orm
 
 pytestmark = pytest.mark.usefixtures("nonebug_init")
 
@@ -49,14 +49,11 @@ async def bring_back(pg_url: str) -> None:
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[str]:
-    from bot.store import close_store, init_store
-
-    await init_store(pg_url)
-    try:
-        yield pg_url
-    finally:
-        await bring_back(pg_url)
-        await close_store()
+    async with orm(pg_url):
+        try:
+            yield pg_url
+        finally:
+            await bring_back(pg_url)
 
 
 def chain_of_plugins() -> MiddlewareChain:
