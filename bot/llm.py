@@ -42,6 +42,7 @@ from .exceptions import (
 )
 from .registry import Endpoint, Registry
 from .settings import LLMSettings
+from .throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class LLMClient:
         self._session: aiohttp.ClientSession | None = None
         self._default_model: str | None = settings.model or None
         self._ping_task: asyncio.Task[bool] | None = None
+        self._failure_log = ThrottledLog(log, every=10.0)
         self._last_ping: bool | None = None
 
     @property
@@ -180,7 +182,10 @@ class LLMClient:
     def _failed(self, ep: Endpoint, why: str) -> None:
         h = self._health_of(ep)
         h.failures += 1
-        log.warning("LLM endpoint %s failed (%s)", ep.base_url, why)
+        # a hung model fails every request in flight: one line per 10 s, not each
+        self._failure_log.log(
+            logging.WARNING, "LLM endpoint %s failed (%s)", ep.base_url, why
+        )
         if h.failures >= self.settings.circuit_failures and not h.open_until:
             h.open_until = time.monotonic() + self.settings.circuit_reset
             log.warning("LLM endpoint %s: circuit open", ep.base_url)

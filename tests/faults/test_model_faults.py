@@ -6,6 +6,7 @@ responding") within 10 s, and answers come back within 5 s of the model."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from bot.settings import LLMSettings
 from tests.conftest import BotProcess
 
 from .llm_helpers import StubProcess
+
+log = logging.getLogger(__name__)
 
 RATE = 10  # messages a second
 FREEZE = 12.0  # seconds the model is frozen
@@ -85,6 +88,15 @@ async def test_a_frozen_model_gets_every_message_answered_and_recovers(
         await llm.close()
 
     assert len(outcomes) == len(tasks) >= RATE * (1 + FREEZE + AFTER) * 0.7
+    answered_late = [o for o in outcomes if o.answered and o.sent > frozen_at]
+    log.info(
+        "client: %d messages, slowest %.2f s, %d refused at once, first answer "
+        "%.2f s after the thaw",
+        len(outcomes),
+        max(o.took for o in outcomes),
+        sum(o.refused for o in outcomes),
+        min(o.sent + o.took for o in answered_late) - thawed_at,
+    )
     # every message had its answer within 10 s
     slowest = max(o.took for o in outcomes)
     assert slowest < 10.0, f"a message waited {slowest:.1f} s"
@@ -164,6 +176,14 @@ async def test_a_frozen_model_behind_the_whole_bot(
             back = resp.json()["choices"][0]["message"]["content"]
             await asyncio.sleep(0.2)
         recovered = loop.time() - thawed
+    log.info(
+        "bot: %d requests, slowest %.2f s, /ready slowest %.2f s, back %.2f s "
+        "after the thaw",
+        len(took),
+        max(took),
+        max(ready),
+        recovered,
+    )
     assert max(took) < 10.0, f"a message waited {max(took):.1f} s"
     assert all("模型没有响应" in t for t in texts), set(texts)
     assert max(ready) < 1.0, ready
