@@ -159,12 +159,14 @@ class LLMClient:
         return self._health.setdefault(ep.key, _Health())
 
     def _candidates(self) -> list[Endpoint]:
-        """Closed circuits, least busy first, then open ones whose probe is due."""
+        """Open circuits whose probe is due (so an endpoint that is back gets its
+        share again; a failed probe fails over to the next), then closed ones,
+        least busy first."""
         now = time.monotonic()
         eps = self.registry.endpoints()
         closed = [e for e in eps if not self._health_of(e).open_until]
         due = [e for e in eps if 0 < self._health_of(e).open_until <= now]
-        return sorted(closed, key=lambda e: self._health_of(e).in_flight) + due
+        return due + sorted(closed, key=lambda e: self._health_of(e).in_flight)
 
     def _admit(self, ep: Endpoint) -> bool:
         """Take a slot on ``ep`` (or its next probe); False: send nothing there."""
