@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from bot.store.models import (
     SessionSetting,
 )
 
-from .core import title_from
+from .core import storable, title_from
 
 
 class ForbiddenConversation(Exception):
@@ -178,18 +177,13 @@ def exchange_rows(
     return rows
 
 
-#: what no database stores as text: lone surrogates (SQLite and asyncpg cannot
-#: encode them) and NUL (PostgreSQL refuses it)
-_INVALID = re.compile(r"[\ud800-\udfff\x00]")
-
-
 def repair_row(row: Message) -> bool:
-    """Replace invalid characters in ``row``'s texts by U+FFFD; True if any was."""
+    """Replace what no database stores in ``row``'s texts; True if any was."""
     changed = False
     for name in ("content", "reasoning", "platform_msg_id"):
         value = getattr(row, name)
-        if isinstance(value, str) and _INVALID.search(value):
-            setattr(row, name, _INVALID.sub("\ufffd", value))
+        if isinstance(value, str) and storable(value) != value:
+            setattr(row, name, storable(value))
             changed = True
     return changed
 

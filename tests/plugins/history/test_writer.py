@@ -276,3 +276,24 @@ async def test_a_journal_whose_redis_is_away_costs_durability_not_messages(
         assert len(await stored(cid)) == 6
     finally:
         await writer.stop()
+
+
+async def test_a_conversation_titled_with_a_lone_surrogate_is_created(
+    database: str, plugins_loaded: None
+) -> None:
+    """The title comes from the first message: text the database cannot store
+    must not refuse the conversation (nor leave the web socket busy)."""
+    from plugins.history.store import conversation_by_id, conversation_for_session
+
+    web = await conversation_by_id(
+        "c-surrogate",
+        owner="web:a",
+        session_key="web:a",
+        platform="web",
+        text="x \ud83d",
+    )
+    assert web.title == "x \ufffd"
+    qq = await conversation_for_session(
+        "qq:group:s", owner="qq:1", platform="qq", text="\udfff\x00 hi"
+    )
+    assert qq.title == "\ufffd\ufffd hi"
