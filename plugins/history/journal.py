@@ -9,7 +9,9 @@ left in a stream is what never reached the database.
 Every instance keeps its own stream and renews a liveness key while it runs. At
 start, and every ``SWEEP`` seconds, an instance looks for streams whose owner is no
 longer alive (crashed, or stopped before it could write), takes one over with a
-claim and hands its exchanges to its own writer: they are written once, in order.
+claim and hands its exchanges to its own writer, which writes them in order. An
+exchange is written at least once: only a crash in the instant between a batch's
+commit and its ``XDEL`` can write that batch's exchanges a second time.
 
 Without Redis (the embedded default) there is no journal: a crash loses at most
 what the writer held, which is bounded by its batching (normally under a second of

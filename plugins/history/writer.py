@@ -29,7 +29,7 @@ What it promises:
 * Durable with a journal (:mod:`.journal`, when Redis is configured): an exchange
   queued with :meth:`add_durable` is journaled first and taken out of the journal
   once written, so a crash loses none; a batch never splits an exchange, so a
-  replay writes no row twice. Without one, a crash loses what is queued: normally
+  replay never writes half of one again. Without one, a crash loses what is queued: normally
   under a second of messages, at most ``max_pending`` rows.
 """
 
