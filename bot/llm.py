@@ -42,6 +42,7 @@ from .exceptions import (
 )
 from .registry import Endpoint, Registry
 from .settings import LLMSettings
+from .throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class LLMClient:
         self._session: aiohttp.ClientSession | None = None
         self._default_model: str | None = settings.model or None
         self._ping_task: asyncio.Task[bool] | None = None
+        self._failure_log = ThrottledLog(log, every=10.0)
         self._last_ping: bool | None = None
 
     @property
@@ -157,12 +159,14 @@ class LLMClient:
         return self._health.setdefault(ep.key, _Health())
 
     def _candidates(self) -> list[Endpoint]:
-        """Closed circuits, least busy first, then open ones whose probe is due."""
+        """Open circuits whose probe is due (so an endpoint that is back gets its
+        share again; a failed probe fails over to the next), then closed ones,
+        least busy first."""
         now = time.monotonic()
         eps = self.registry.endpoints()
         closed = [e for e in eps if not self._health_of(e).open_until]
         due = [e for e in eps if 0 < self._health_of(e).open_until <= now]
-        return sorted(closed, key=lambda e: self._health_of(e).in_flight) + due
+        return due + sorted(closed, key=lambda e: self._health_of(e).in_flight)
 
     def _admit(self, ep: Endpoint) -> bool:
         """Take a slot on ``ep`` (or its next probe); False: send nothing there."""
@@ -180,7 +184,10 @@ class LLMClient:
     def _failed(self, ep: Endpoint, why: str) -> None:
         h = self._health_of(ep)
         h.failures += 1
-        log.warning("LLM endpoint %s failed (%s)", ep.base_url, why)
+        # a hung model fails every request in flight: one line per 10 s, not each
+        self._failure_log.log(
+            logging.WARNING, "LLM endpoint %s failed (%s)", ep.base_url, why
+        )
         if h.failures >= self.settings.circuit_failures and not h.open_until:
             h.open_until = time.monotonic() + self.settings.circuit_reset
             log.warning("LLM endpoint %s: circuit open", ep.base_url)

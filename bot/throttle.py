@@ -32,5 +32,5 @@ class ThrottledLog:
             args = (*args, self._held)
         self._held = 0
         self._next = now + self.every
-        self.logger.log(level, msg, *args)
+        self.logger.log(level, msg, *args, stacklevel=2)
         return True

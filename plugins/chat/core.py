@@ -96,6 +96,13 @@ async def run_chain(
         log.warning("chain stopped for %s: %s", ctx.trace_id, exc)
         ctx.extra["finish_reason"] = "error"
         ctx.respond(getattr(exc, "user_message", error_message), reason="error")
+    except Exception:
+        # a middleware failed in a way nobody foresaw (a driver's own error, a
+        # bug): the user still gets an answer rather than silence
+        ERRORS.labels("chain").inc()
+        log.exception("the chain failed for %s", ctx.trace_id)
+        ctx.extra["finish_reason"] = "error"
+        ctx.respond(error_message, reason="error")
 
 
 _COMMAND_WORD = re.compile(r"[^\W_][\w-]{0,31}(?:\s|$)")

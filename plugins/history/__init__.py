@@ -9,7 +9,10 @@ owners/admins). Conversations live in the database, so history survives restarts
 Per message the plugin reads nothing from the database once a conversation is in
 its cache (:mod:`.cache`), and writes behind: exchanges are queued and written in
 batches by :class:`.writer.HistoryWriter`, in order, retried when the database
-fails, flushed on shutdown and before the web API lists messages.
+fails, flushed on shutdown and before the web API lists messages. With Redis as
+the shared state, queued exchanges are journaled there (:mod:`.journal`), so a
+crash while the database is slow loses none: another instance, or the next start,
+writes them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from bot.store.models import SessionSetting
 from .cache import SessionCache, publish_session_change
 from .config import Config
 from .core import effective_session, session_key
+from .journal import RedisJournal
 from .middleware import make_middleware
 from .store import archive_session
 from .writer import HistoryWriter
@@ -135,7 +139,10 @@ async def _start() -> None:
     async def announce(conversations: set[str]) -> None:
         await _cache.announce(rt.state, conversations)
 
-    _writer = HistoryWriter(on_flushed=announce)
+    url = rt.settings.state.url
+    # with Redis, queued exchanges are journaled: a crash loses none (.journal)
+    journal = None if url.startswith("memory://") else RedisJournal(url, rt.instance_id)
+    _writer = HistoryWriter(on_flushed=announce, journal=journal)
     await _writer.start()
     _unregister_flush = register_flusher(_writer.flush)
     _dispose = chain.register(

@@ -3,6 +3,7 @@ stored messages into the prompt's history."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
@@ -40,10 +41,21 @@ def effective_session(
     return session_id
 
 
+#: what no database stores as text: lone surrogates (SQLite and asyncpg cannot
+#: encode them) and NUL (PostgreSQL refuses it)
+_INVALID = re.compile(r"[\ud800-\udfff\x00]")
+
+
+def storable(text: str) -> str:
+    """``text`` with what no database stores replaced by U+FFFD."""
+    return _INVALID.sub("\ufffd", text) if _INVALID.search(text) else text
+
+
 def title_from(text: str) -> str:
-    """A conversation title: the first line of the first message, 40 characters."""
+    """A conversation title: the first line of the first message, 40 characters
+    (storable: a title the database refuses would refuse the conversation)."""
     first = " ".join(text.split())
-    return first[:TITLE_CHARS]
+    return storable(first[:TITLE_CHARS])
 
 
 def to_history(rows: Iterable[tuple[str, str]], max_turns: int) -> list[PromptMessage]:

@@ -126,7 +126,7 @@ class Saver:
             conversation_id, [(row.role, row.content) for row in rows]
         )
         if self.writer is not None:
-            self.writer.add(rows)
+            await self.writer.add_durable(rows)
             return
         try:
             await store.save_rows(rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from bot.store.models import (
     SessionSetting,
 )
 
-from .core import title_from
+from .core import storable, title_from
 
 
 class ForbiddenConversation(Exception):
@@ -80,12 +79,13 @@ async def conversation_for_session(
     try:
         await SessionConversation.create(session_key=session_key, conversation=conv)
     except IntegrityError:
-        # another message won the race: its conversation is the session's
-        if created:
-            await Conversation.filter(id=conv.id).delete()
+        # another message won the race: its conversation is the session's (it may
+        # be the one made here, found unlinked and linked by a third message)
         won = await SessionConversation.get(session_key=session_key).select_related(
             "conversation"
         )
+        if created and won.conversation_id != conv.id:
+            await Conversation.filter(id=conv.id).delete()
         return won.conversation
     return conv
 
@@ -177,18 +177,13 @@ def exchange_rows(
     return rows
 
 
-#: what no database stores as text: lone surrogates (SQLite and asyncpg cannot
-#: encode them) and NUL (PostgreSQL refuses it)
-_INVALID = re.compile(r"[\ud800-\udfff\x00]")
-
-
 def repair_row(row: Message) -> bool:
-    """Replace invalid characters in ``row``'s texts by U+FFFD; True if any was."""
+    """Replace what no database stores in ``row``'s texts; True if any was."""
     changed = False
     for name in ("content", "reasoning", "platform_msg_id"):
         value = getattr(row, name)
-        if isinstance(value, str) and _INVALID.search(value):
-            setattr(row, name, _INVALID.sub("\ufffd", value))
+        if isinstance(value, str) and storable(value) != value:
+            setattr(row, name, storable(value))
             changed = True
     return changed
 

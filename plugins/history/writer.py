@@ -26,6 +26,11 @@ What it promises:
 * Read-your-writes: :meth:`flush` returns once everything queued before the call is
   in the database; :func:`bot.store.flush_pending` reaches it, and the web API calls
   that before it lists messages.
+* Durable with a journal (:mod:`.journal`, when Redis is configured): an exchange
+  queued with :meth:`add_durable` is journaled first and taken out of the journal
+  once written, so a crash loses none; a batch never splits an exchange, so a
+  replay never writes half of one again. Without one, a crash loses what is queued: normally
+  under a second of messages, at most ``max_pending`` rows.
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
+from redis.exceptions import RedisError
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from bot.store.errors import is_transient
 from bot.store.models import Conversation, Message
 
+from .journal import RedisJournal, Ref
 from .store import Bumps, repair_row
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,7 @@ class HistoryWriter:
         max_pending: int = 100_000,
         stop_timeout: float = 10.0,
         on_flushed: OnFlushed | None = None,
+        journal: RedisJournal | None = None,
     ) -> None:
         self.max_batch = max_batch
         self.max_pending = max_pending
@@ -91,10 +99,33 @@ class HistoryWriter:
         #: transactions written, and attempts that failed and were retried
         self.batches = 0
         self.failures = 0
+        self.journal = journal
+        #: the last row of each queued exchange (a batch ends only after one),
+        #: with its journal entry when it has one
+        self._ends: dict[int, Ref | None] = {}
+        self._acks: list[Ref] = []
+        #: journal appends are skipped until then after Redis failed (monotonic)
+        self._journal_down_until = 0.0
 
     # ------------------------------------------------------------------ queueing
-    def add(self, rows: list[Message]) -> None:
-        """Queue ``rows`` (unsaved ``Message`` objects) for writing."""
+    async def add_durable(self, rows: list[Message]) -> None:
+        """Journal one exchange's ``rows`` (when there is a journal), then queue
+        them. Redis failing costs durability, never the exchange."""
+        ref: Ref | None = None
+        if self.journal is not None and time.monotonic() >= self._journal_down_until:
+            try:
+                ref = await self.journal.append(rows)
+            except (RedisError, OSError) as exc:
+                self._journal_down_until = time.monotonic() + 5.0
+                log.warning("history journal unavailable for 5 s: %s", exc)
+        self.add(rows, ref)
+
+    def add(self, rows: list[Message], ref: Ref | None = None) -> None:
+        """Queue one exchange's ``rows`` (unsaved ``Message`` objects) for
+        writing; ``ref``: its journal entry, taken out once they are written."""
+        if not rows:
+            return
+        self._ends[id(rows[-1])] = ref
         for row in rows:
             cid = str(row.conversation_id)
             self._pending_in[cid] = self._pending_in.get(cid, 0) + 1
@@ -116,6 +147,10 @@ class HistoryWriter:
         return conversation_id in self._pending_in
 
     def _forget(self, row: Message) -> None:
+        if id(row) in self._ends:
+            ref = self._ends.pop(id(row))
+            if ref is not None:
+                self._acks.append(ref)
         cid = str(row.conversation_id)
         left = self._pending_in.get(cid, 0) - 1
         if left > 0:
@@ -126,6 +161,13 @@ class HistoryWriter:
     # ------------------------------------------------------------------- running
     async def start(self) -> None:
         if self._task is None:
+            if self.journal is not None:
+                try:  # exchanges that instances which died left unwritten
+                    await self.journal.start(self.add)
+                except (RedisError, OSError) as exc:
+                    log.error("history journal unavailable, running without: %s", exc)
+                    await self.journal.close()
+                    self.journal = None
             self._task = asyncio.create_task(self._run(), name="history-writer")
 
     async def stop(self) -> None:
@@ -143,6 +185,9 @@ class HistoryWriter:
         except asyncio.CancelledError:
             pass
         self._task = None
+        if self.journal is not None:
+            await self._ack()
+            await self.journal.stop(written=not self._queue)
 
     async def flush(self) -> None:
         """Return once every row queued before this call is written (or dropped)."""
@@ -180,7 +225,12 @@ class HistoryWriter:
                 )
 
     async def _write_some(self) -> None:
-        batch = [self._queue[i] for i in range(min(self.max_batch, len(self._queue)))]
+        n = min(self.max_batch, len(self._queue))
+        # end on an exchange's last row (a replayed journal entry then finds
+        # none of its rows written)
+        while n < len(self._queue) and id(self._queue[n - 1]) not in self._ends:
+            n += 1
+        batch = [self._queue[i] for i in range(n)]
         if not batch:
             return
         now = datetime.now(UTC)
@@ -198,6 +248,7 @@ class HistoryWriter:
         else:
             self._done(batch)
         self._bumps.done(bump, tick)
+        await self._ack()
         async with self._progress:
             self._progress.notify_all()
         if self.on_flushed is not None:
@@ -226,6 +277,17 @@ class HistoryWriter:
             else:
                 kept.append(row)
         self._queue = kept
+
+    async def _ack(self) -> None:
+        """Take written (or dropped) exchanges out of the journal."""
+        if self.journal is None or not self._acks:
+            return
+        refs, self._acks = self._acks, []
+        try:
+            await self.journal.ack(refs)
+        except (RedisError, OSError) as exc:
+            # left in the journal: an adoption after a crash would write them again
+            log.warning("history journal: %d entries not removed: %s", len(refs), exc)
 
     @staticmethod
     async def _insert(batch: list[Message], bump: list[str], now: datetime) -> None:

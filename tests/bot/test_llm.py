@@ -326,3 +326,30 @@ async def test_a_stop_during_a_slow_send_closes_upstream_quickly(
     finally:
         task.cancel()
         await llm.close()
+
+
+async def test_an_endpoint_that_is_back_gets_its_share_again(
+    openai_stub: OpenAIStub,
+) -> None:
+    """Two endpoints, one failing for a while: once its probe is due a real request
+    tries it first, and when it answers its circuit closes (it is not left out
+    for as long as the other one answers)."""
+    other = OpenAIStub().start()
+    llm = client(
+        openai_stub.base_url, other.base_url, circuit_failures=1, circuit_reset=0.3
+    )
+    try:
+        openai_stub.script(status=503)
+        await drain(llm)  # the first fails (circuit open), the other answers
+        assert (len(openai_stub.requests), len(other.requests)) == (1, 1)
+        await drain(llm)  # open: not tried
+        assert (len(openai_stub.requests), len(other.requests)) == (1, 2)
+        await asyncio.sleep(0.4)
+        await drain(llm)  # the probe is due: tried first, and it answers
+        assert (len(openai_stub.requests), len(other.requests)) == (2, 2)
+        openai_stub.script(status=503)  # closed again: one failure reopens it
+        await drain(llm)
+        assert (len(openai_stub.requests), len(other.requests)) == (3, 3)
+    finally:
+        await llm.close()
+        other.stop()

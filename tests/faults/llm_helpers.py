@@ -1,16 +1,22 @@
 """Helpers of the model and history fault tests: the OpenAI-style stub in a process
 of its own, so a test can freeze it (SIGSTOP) or kill it like a real model server.
 
-``python -m tests.faults.llm_helpers`` starts the stub and prints its port.
+``python -m tests.faults.llm_helpers`` starts the stub and prints its port;
+``python -m tests.faults.llm_helpers journal PG REDIS PREFIX CONVERSATION N``
+queues N exchanges on a journaled history writer, prints ``queued`` and waits (to
+be killed while the database is locked).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.runtime import Runtime
@@ -64,8 +70,44 @@ def _serve() -> None:
         time.sleep(3600)
 
 
+async def _journal(pg: str, redis: str, prefix: str, cid: str, n: int) -> None:
+    import nonebot
+
+    nonebot.init()
+    from bot.store import init_store
+    from plugins.history.journal import RedisJournal
+    from plugins.history.store import exchange_rows
+    from plugins.history.writer import HistoryWriter
+
+    await init_store(pg, apply_migrations=False)
+    writer = HistoryWriter(journal=RedisJournal(redis, "doomed", prefix))
+    await writer.start()
+    for i in range(n):
+        await writer.add_durable(
+            exchange_rows(cid, user_text=f"q{i}", platform_msg_id=None, answer=f"a{i}")
+        )
+    print("queued", flush=True)
+    await asyncio.sleep(3600)
+
+
 if __name__ == "__main__":
-    _serve()
+    if sys.argv[1:2] == ["journal"]:
+        pg, redis, prefix, cid, n = sys.argv[2:7]
+        asyncio.run(_journal(pg, redis, prefix, cid, int(n)))
+    else:
+        _serve()
+
+
+@contextlib.asynccontextmanager
+async def orm(url: str) -> AsyncIterator[None]:
+    """The ORM connected to ``url`` (migrated) for the block."""
+    from bot.store import close_store, init_store
+
+    await init_store(url)
+    try:
+        yield
+    finally:
+        await close_store()
 
 
 def load_plugins(*names: str) -> None:

@@ -18,7 +18,7 @@ from bot.context import ChatContext, ReplyChunk
 from bot.runtime import set_runtime
 from bot.state import MemoryState
 
-from .llm_helpers import load_plugins, make_runtime
+from .llm_helpers import load_plugins, make_runtime, orm
 
 pytestmark = pytest.mark.usefixtures("nonebug_init")
 
@@ -49,14 +49,11 @@ async def bring_back(pg_url: str) -> None:
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[str]:
-    from bot.store import close_store, init_store
-
-    await init_store(pg_url)
-    try:
-        yield pg_url
-    finally:
-        await bring_back(pg_url)
-        await close_store()
+    async with orm(pg_url):
+        try:
+            yield pg_url
+        finally:
+            await bring_back(pg_url)
 
 
 def chain_of_plugins() -> MiddlewareChain:
@@ -168,3 +165,26 @@ async def test_a_redis_outage_refuses_budgets_with_one_log_line(
         set_runtime(None)
         await state.close()
         await rt.llm.close()
+
+
+async def test_a_middleware_failing_unforeseen_still_answers() -> None:
+    """Whatever a middleware raises (a driver's own error no handler knew), the
+    chat step answers with its error text instead of dropping the message."""
+    load_plugins("chat")
+    from plugins.chat.config import Config
+    from plugins.chat.core import run_chain
+
+    async def broken(ctx: ChatContext, call_next: object) -> None:
+        raise asyncpg.exceptions.CannotConnectNowError("the database is starting up")
+
+    chain = MiddlewareChain()
+    chain.register(broken, order=100)
+    rt = make_runtime()
+    ctx = ChatContext(platform="qq", user_id="7", text="hi")
+    try:
+        await run_chain(ctx, chain, rt.llm, error_message=Config().chat_error_message)
+        out = "".join([c.text async for c in ctx.reply])
+    finally:
+        await rt.llm.close()
+    assert out == Config().chat_error_message
+    assert ctx.stopped_by == "error"

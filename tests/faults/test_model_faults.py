@@ -6,17 +6,22 @@ responding") within 10 s, and answers come back within 5 s of the model."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from bot.exceptions import LLMError, LLMNotResponding
 from bot.llm import LLMClient
 from bot.registry import Endpoint, StaticRegistry
 from bot.settings import LLMSettings
+from tests.conftest import BotProcess
 
 from .llm_helpers import StubProcess
+
+log = logging.getLogger(__name__)
 
 RATE = 10  # messages a second
 FREEZE = 12.0  # seconds the model is frozen
@@ -83,6 +88,15 @@ async def test_a_frozen_model_gets_every_message_answered_and_recovers(
         await llm.close()
 
     assert len(outcomes) == len(tasks) >= RATE * (1 + FREEZE + AFTER) * 0.7
+    answered_late = [o for o in outcomes if o.answered and o.sent > frozen_at]
+    log.info(
+        "client: %d messages, slowest %.2f s, %d refused at once, first answer "
+        "%.2f s after the thaw",
+        len(outcomes),
+        max(o.took for o in outcomes),
+        sum(o.refused for o in outcomes),
+        min(o.sent + o.took for o in answered_late) - thawed_at,
+    )
     # every message had its answer within 10 s
     slowest = max(o.took for o in outcomes)
     assert slowest < 10.0, f"a message waited {slowest:.1f} s"
@@ -99,3 +113,79 @@ async def test_a_frozen_model_gets_every_message_answered_and_recovers(
     assert all(o.answered for o in recovered)
     first = min(o.sent + o.took for o in outcomes if o.answered and o.sent > frozen_at)
     assert first - thawed_at < 5.0
+
+
+async def test_a_frozen_model_behind_the_whole_bot(
+    stub_process: StubProcess,
+    bot_process: Callable[..., Awaitable[BotProcess]],
+) -> None:
+    """The same through a ``freechat run`` process and its OpenAI-compatible API:
+    every request has its answer within 10 s while the model is frozen, the text
+    says the model is not responding, and ``/ready`` answers within 1 s."""
+    bot = await bot_process(
+        {
+            "llm": {"base_url": stub_process.base_url, "model": "stub-model"},
+            "plugins": {"chat": {}, "rate_limit": {"user": 0, "group": 0}},
+        }
+    )
+    bot.cli("user", "add", "alice", input="correct horse battery\n")
+    key = bot.cli("token", "create", "--user", "alice")
+    loop = asyncio.get_running_loop()
+    took: list[float] = []
+    texts: list[str] = []
+    ready: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=bot.base_url,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    ) as http:
+
+        async def message(n: int) -> None:
+            t0 = loop.time()
+            resp = await http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "any",
+                    "messages": [{"role": "user", "content": f"{n}"}],
+                },
+            )
+            took.append(loop.time() - t0)
+            texts.append(resp.json()["choices"][0]["message"]["content"])
+
+        tasks = []
+        stub_process.freeze()
+        try:
+            for n in range(int(10 * RATE / 2)):  # 10 s at 5 messages a second
+                tasks.append(asyncio.create_task(message(n)))
+                await asyncio.sleep(2 / RATE)
+                if n % 10 == 9:
+                    t0 = loop.time()
+                    await http.get("/ready")
+                    ready.append(loop.time() - t0)
+            async with asyncio.timeout(30):
+                await asyncio.gather(*tasks)
+        finally:
+            stub_process.thaw()
+        thawed = loop.time()
+        back = ""
+        while back != "Hello from the stub." and loop.time() - thawed < 8:
+            resp = await http.post(
+                "/v1/chat/completions",
+                json={"model": "any", "messages": [{"role": "user", "content": "b"}]},
+            )
+            back = resp.json()["choices"][0]["message"]["content"]
+            await asyncio.sleep(0.2)
+        recovered = loop.time() - thawed
+    log.info(
+        "bot: %d requests, slowest %.2f s, /ready slowest %.2f s, back %.2f s "
+        "after the thaw",
+        len(took),
+        max(took),
+        max(ready),
+        recovered,
+    )
+    assert max(took) < 10.0, f"a message waited {max(took):.1f} s"
+    assert all("模型没有响应" in t for t in texts), set(texts)
+    assert max(ready) < 1.0, ready
+    assert back == "Hello from the stub."
+    assert recovered < 5.0

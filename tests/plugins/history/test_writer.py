@@ -255,3 +255,45 @@ async def test_a_bad_row_at_the_head_does_not_stop_shutdown_from_writing(
     await writer.start()
     await writer.stop()
     assert len(await stored(cid)) == 42
+
+
+async def test_a_journal_whose_redis_is_away_costs_durability_not_messages(
+    database: str, plugins_loaded: None
+) -> None:
+    from plugins.history.journal import RedisJournal
+    from plugins.history.writer import HistoryWriter
+    from tests.conftest import free_port
+
+    cid = await new_conversation()
+    dead = RedisJournal(f"redis://127.0.0.1:{free_port()}/0", "w1", "fc-test-j:")
+    writer = HistoryWriter(journal=dead)
+    await writer.start()  # logs and runs without a journal
+    try:
+        assert writer.journal is None
+        for i in range(3):
+            await writer.add_durable(exchange(cid, i))
+        await writer.flush()
+        assert len(await stored(cid)) == 6
+    finally:
+        await writer.stop()
+
+
+async def test_a_conversation_titled_with_a_lone_surrogate_is_created(
+    database: str, plugins_loaded: None
+) -> None:
+    """The title comes from the first message: text the database cannot store
+    must not refuse the conversation (nor leave the web socket busy)."""
+    from plugins.history.store import conversation_by_id, conversation_for_session
+
+    web = await conversation_by_id(
+        "c-surrogate",
+        owner="web:a",
+        session_key="web:a",
+        platform="web",
+        text="x \ud83d",
+    )
+    assert web.title == "x \ufffd"
+    qq = await conversation_for_session(
+        "qq:group:s", owner="qq:1", platform="qq", text="\udfff\x00 hi"
+    )
+    assert qq.title == "\ufffd\ufffd hi"
