@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "keywords",
     "history",
     "token_budget",
+    "plugin_manager",
 )
 
 
