@@ -44,8 +44,9 @@ def build_wheel(
 
 
 @contextmanager
-def simple_index(wheels: list[Path]) -> Iterator[str]:
-    """Serve ``wheels`` as a PEP 503 index; yields its ``/simple/`` URL."""
+def simple_index(wheels: list[Path], store: bytes = b"[]") -> Iterator[str]:
+    """Serve ``wheels`` as a PEP 503 index, and ``store`` as a plugin store index
+    at ``/store.json``; yields the ``/simple/`` URL."""
     by_project: dict[str, list[Path]] = {}
     for wheel in wheels:
         project = wheel.name.split("-")[0].replace("_", "-").lower()
@@ -66,6 +67,8 @@ def simple_index(wheels: list[Path]) -> Iterator[str]:
                     for w in by_project[parts[1]]
                 )
                 body = f"<html><body>{links}</body></html>".encode()
+            elif parts == ["store.json"]:
+                body, kind = store, "application/json"
             elif len(parts) == 2 and parts[0] == "files" and parts[1] in files:
                 body = files[parts[1]].read_bytes()
                 kind = "application/octet-stream"

@@ -7,6 +7,7 @@ installed again at start."""
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -61,7 +62,12 @@ class Env:
                 {
                     "data_dir": str(tmp / "data"),
                     "database": {"url": f"sqlite://{tmp}/fc.db"},
-                    "plugins": {"plugin_manager": {"index_url": index}},
+                    "plugins": {
+                        "plugin_manager": {
+                            "index_url": index,
+                            "store_url": index.replace("/simple/", "/store.json"),
+                        }
+                    },
                 }
             )
         )
@@ -114,7 +120,19 @@ def env(tmp_path: Path) -> Iterator[Env]:
             ["pydantic==1.10.0"],
         ),
     ]
-    with simple_index(built) as index:
+    store = json.dumps(
+        [
+            {
+                "module_name": "fc_hello",
+                "project_link": "fc-hello",
+                "name": "Hello",
+                "desc": "says hello",
+                "version": "1.0",
+            },
+            {"module_name": "other", "project_link": "other", "version": "2.0"},
+        ]
+    ).encode()
+    with simple_index(built, store) as index:
         yield Env(tmp_path, index)
 
 
@@ -124,6 +142,8 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_install_refuse_remove_and_reinstall_at_start(env: Env) -> None:
+    found = ok(env.freechat("plugin", "search", "hello"))
+    assert found.splitlines() == ["fc-hello==1.0  says hello"]
     out = ok(env.freechat("plugin", "install", "fc-hello==1.0"))
     assert "installed fc-hello==1.0 (module fc_hello)" in out
     assert "fc_hello-1.0.dist-info" in env.installed_here()
