@@ -232,11 +232,39 @@ async def _handle(bot: Bot, event: Event) -> None:
             )
         cmd = state.get(PREFIX_KEY, {}).get(CMD_KEY)
         event_type = event.get_type()
+        chat = _plain_chat()
         for priority in sorted(matchers):
-            level = [m for m in matchers[priority] if _may_match(m, event_type, cmd)]
+            level = [
+                m
+                for m in matchers[priority]
+                if m is not chat and _may_match(m, event_type, cmd)
+            ]
             if level and await _run_level(level, bot, event, state, stack, cache):
                 break
+            if chat is not None and _chat is not None and chat in matchers[priority]:
+                # what NoneBot would do with it, without its matcher machinery
+                try:
+                    await _chat[1](bot, event)
+                except Exception:
+                    log.exception("answering a message failed")
+                if chat.block:
+                    break
         await nb_message._apply_event_postprocessors(bot, event, state, stack, cache)
+
+
+def _plain_chat() -> type[Matcher] | None:
+    """The chat matcher when running its answer directly changes nothing: no rule,
+    no permission, no run processor but FreeChat's own."""
+    if _chat is None:
+        return None
+    chat = _chat[0]
+    if chat.rule.checkers or chat.permission.checkers or chat.temp:
+        return None
+    for name in ("_run_preprocessors", "_run_postprocessors"):
+        processors = getattr(nb_message, name, None)
+        if processors is None or any(p.call not in _own for p in processors):
+            return None
+    return chat
 
 
 async def _run_level(
