@@ -17,6 +17,7 @@ speed drifts during a run, and the first probe may be half a minute old).
 
     python bench/onebot.py            # 5 repeats, 6 s per level
     python bench/onebot.py --quick    # 1 repeat, 2 s per level
+    python bench/onebot.py --with-plugins  # also (p): (b) + community plugins
 """
 
 from __future__ import annotations
@@ -114,8 +115,35 @@ def serve_stub(port_file: str) -> None:
         time.sleep(3600)
 
 
-def freechat_config(port: int, llm: str, data: Path) -> dict[str, Any]:
+#: ``--with-plugins``: the community plugins of tests/compat (pinned in the dev extra)
+COMPAT_PLUGINS = [
+    "nonebot_plugin_alconna.builtins.plugins.echo",
+    "nonebot_plugin_alconna.builtins.plugins.help",
+    "nonebot_plugin_apscheduler",
+    "nonebot_plugin_localstore",
+    "nonebot_plugin_status",
+    "nonebot_plugin_blacklist",
+    "nonebot_plugin_repeater",
+]
+
+
+def freechat_config(
+    port: int, llm: str, data: Path, with_plugins: bool = False
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if with_plugins:
+        store = data / "localstore"
+        extra = {
+            "extra_plugins": COMPAT_PLUGINS,
+            "nonebot": {
+                "repeater_group": ["all"],
+                "localstore_data_dir": str(store / "data"),
+                "localstore_cache_dir": str(store / "cache"),
+                "localstore_config_dir": str(store / "config"),
+            },
+        }
     return {
+        **extra,
         "data_dir": str(data),
         "server": {"host": "127.0.0.1", "port": port, "log_level": "INFO"},
         "database": {"url": f"sqlite://{data}/freechat.db"},
@@ -182,7 +210,9 @@ def start_server(name: str, llm: str) -> Server:
         data = Path(workdir.name) / "data"
         data.mkdir()
         config = Path(workdir.name) / "freechat.yml"
-        config.write_text(yaml.safe_dump(freechat_config(port, llm, data)))
+        config.write_text(
+            yaml.safe_dump(freechat_config(port, llm, data, with_plugins=name == "p"))
+        )
         cmd = [
             sys.executable, "-m", "bot.cli", "--config", str(config), "run",
             "--no-ui-build",
@@ -206,7 +236,7 @@ async def wait_ready(server: Server, limit: float = 90.0) -> None:
         with contextlib.suppress(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.close()
-            await asyncio.sleep(2.0 if server.name == "b" else 0.5)
+            await asyncio.sleep(2.0 if server.name in "bp" else 0.5)
             return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"server {server.name} did not start")
@@ -474,6 +504,7 @@ def print_table(
         "a": "(a) bare NoneBot2 + echo",
         "b": "(b) FreeChat full chain",
         "c": "(c) our QQ adapter + echo",
+        "p": "(p) (b) + 7 community plugins",
     }
     header = (
         f"{'system':<26}{'level':>6}{'offered/s':>11}{'replies/s':>11}"
@@ -504,6 +535,16 @@ def print_table(
             print(
                 f"  (b) sustained / (a) sustained = {kept:.0%}"
                 " (best replies/s answered in full with p99 < 1 s)"
+            )
+    p = results.get("p")
+    if b and p:
+        print(
+            f"  (p) capacity / (b) capacity = {p['capacity'] / b['capacity']:.0%}"
+            " (target >= 80%)"
+        )
+        if 0.5 in p["levels"]:
+            print(
+                f"  (p) p99 at 0.5x = {p['levels'][0.5]['p99']:.1f} ms (target < 25 ms)"
             )
     if same_load:
         print("  (levels are multiples of (a)'s capacity, the same load for both)")
@@ -577,7 +618,13 @@ def cli() -> None:
     parser.add_argument(
         "--systems",
         default="ab",
-        help="any of a (bare), b (FreeChat), c (our adapter + echo): 'ab', 'abc'",
+        help="any of a (bare), b (FreeChat), c (our adapter + echo), p (FreeChat"
+        " with community plugins): 'ab', 'abc'",
+    )
+    parser.add_argument(
+        "--with-plugins",
+        action="store_true",
+        help="add (p): FreeChat with the community plugins of tests/compat",
     )
     parser.add_argument(
         "--levels",
@@ -623,6 +670,8 @@ def cli() -> None:
         args.levels = SAME_LOAD_LEVELS if args.same_load else ",".join(map(str, LEVELS))
     LEVELS = tuple(float(f) for f in args.levels.split(",") if f)
     args.systems = list(args.systems)
+    if args.with_plugins and "p" not in args.systems:
+        args.systems.append("p")
     asyncio.run(main(args))
 
 

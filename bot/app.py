@@ -32,6 +32,7 @@ from bot.http_guard import HttpGuard, loopback_only, validation_error
 from bot.llm import LLMClient
 from bot.logs import setup_logging
 from bot.metrics import observe_middleware
+from bot.plugin_store import module_of
 from bot.registry import ConsulRegistry, Endpoint, Registry, StaticRegistry
 from bot.runtime import Runtime, get_runtime, has_runtime, set_runtime
 from bot.settings import Settings
@@ -92,9 +93,13 @@ def _load_plugins(settings: Settings) -> None:
         if nonebot.load_plugin(f"plugins.{name}") is None:
             raise ConfigError(f"plugins.{name}: could not be loaded (see the log)")
     for name in settings.extra_plugins:
-        if nonebot.load_plugin(name) is None:
-            raise ConfigError(
-                f"extra_plugins: {name} could not be loaded (see the log)"
+        # a PyPI name (nonebot-plugin-x) is accepted for its module
+        module = module_of(name)
+        if nonebot.load_plugin(module) is None:
+            # one broken community plugin must not stop the bot
+            log.error(
+                "plugin %s could not be loaded and was skipped (its error is above)",
+                name if module == name else f"{name} ({module})",
             )
 
 
@@ -284,8 +289,12 @@ def _add_routes(app: FastAPI) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def run(settings: Settings) -> None:
-    """Serve FreeChat until interrupted."""
+def run(settings: Settings) -> bool:
+    """Serve FreeChat until interrupted; True when a graceful restart was asked
+    for (``SIGHUP``, as ``freechat plugin install --restart`` sends): the open
+    connections are drained as on shutdown, and the caller starts afresh."""
+    import signal
+
     import uvicorn
 
     app = create_app(settings)
@@ -299,6 +308,16 @@ def run(settings: Settings) -> None:
         ws_max_size=1 << 20,
     )
     server = uvicorn.Server(config)
+    restart = False
+
+    def _restart(signum: int, frame: Any) -> None:
+        nonlocal restart
+        restart = True
+        server.should_exit = True
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _restart)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     sys.stdout.flush()
+    return restart

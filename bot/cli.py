@@ -70,11 +70,25 @@ def _read_password(from_stdin: bool) -> str:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
+    from bot.plugin_cli import installed_modules, pid_file
 
     if not args.no_ui_build:
         ensure_frontend()
+    for module in installed_modules(settings):
+        if module not in settings.extra_plugins:
+            settings.extra_plugins.append(module)
     _step(f"Starting FreeChat on http://{settings.server.host}:{settings.server.port}/")
-    run(settings)
+    pid = pid_file(settings)
+    pid.parent.mkdir(parents=True, exist_ok=True)
+    pid.write_text(str(os.getpid()))
+    try:
+        restart = run(settings)
+    finally:
+        pid.unlink(missing_ok=True)
+    if restart:  # a graceful restart: the same command in a fresh interpreter
+        _step("Restarting ...")
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     return 0
 
 
@@ -190,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.set_defaults(func=cmd_token_create)
 
+    from bot.plugin_cli import add_parser as add_plugin_parser
+
+    add_plugin_parser(sub)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(
         func=cmd_migrate
     )

@@ -11,6 +11,13 @@ defaults to ``block=False``, so its priority-99 chat matcher would answer too. A
 catch-all listener (``on_message()`` without a rule, like a repeater) handles only
 what it answers. The chat reads the verdict with :func:`handled`.
 
+**Only the matchers that can match.** With community plugins loaded, a message runs
+through :func:`_handle`: ``handle_event``'s steps (event processors, the trie, the
+priority levels, blocking) over the matchers whose cheap checks pass: the event
+type, and for ``on_command``/``on_shell_command`` the command the trie found. Each
+such rule NoneBot checks solves three dependencies in worker threads; a plugin like
+nonebot-plugin-blacklist has twenty of them, checked for every message.
+
 **A direct path for plain chat messages.** ``nonebot.message.handle_event`` checks
 every priority level in its own task group, every matcher in its own task, solves
 every rule and handler parameter in further task groups. For a chat message that
@@ -24,19 +31,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+from exceptiongroup import BaseExceptionGroup, catch
 from nonebot import logger
 from nonebot import message as nb_message
 from nonebot.adapters import Bot, Event
 from nonebot.consts import CMD_KEY, PREFIX_KEY
-from nonebot.exception import NoLogException
+from nonebot.exception import NoLogException, StopPropagation
 from nonebot.matcher import Matcher, matchers
-from nonebot.message import handle_event, run_preprocessor
-from nonebot.rule import TrieRule
-from nonebot.utils import escape_tag
+from nonebot.message import check_and_run_matcher, handle_event, run_preprocessor
+from nonebot.rule import CommandRule, ShellCommandRule, TrieRule
+from nonebot.utils import escape_tag, run_coro_with_shield
 
 from bot import commands
 from bot.text import clean_tree
@@ -180,6 +190,117 @@ def _is_command(bot: Bot, event: Event) -> bool:
     )
 
 
+def _may_match(matcher: type[Matcher], event_type: str, cmd: Any) -> bool:
+    """False only when ``matcher`` certainly does not match: another event type,
+    or a command rule for commands other than the one the trie found."""
+    if matcher.type and matcher.type != event_type:
+        return False
+    for checker in matcher.rule.checkers:
+        call = checker.call
+        if isinstance(call, CommandRule | ShellCommandRule) and (
+            cmd is None or cmd not in call.cmds
+        ):
+            return False
+    return True
+
+
+def _log_received(bot: Bot, event: Event) -> bool:
+    try:
+        logger.opt(colors=True).success(
+            f"<m>{escape_tag(bot.type)} {escape_tag(bot.self_id)}</m> | "
+            + event.get_log_string()
+        )
+    except NoLogException:
+        return False
+    return True
+
+
+async def _handle(bot: Bot, event: Event) -> None:
+    """``nonebot.message.handle_event`` over the matchers that can match."""
+    _log_received(bot, event)
+    state: dict[Any, Any] = {}
+    cache: dict[Any, Any] = {}
+    async with AsyncExitStack() as stack:
+        if not await nb_message._apply_event_preprocessors(
+            bot=bot, event=event, state=state, stack=stack, dependency_cache=cache
+        ):
+            return
+        try:
+            TrieRule.get_value(bot, event, state)
+        except Exception as exc:
+            logger.opt(colors=True, exception=exc).warning(
+                "Error while parsing command for event"
+            )
+        cmd = state.get(PREFIX_KEY, {}).get(CMD_KEY)
+        event_type = event.get_type()
+        chat = _plain_chat()
+        for priority in sorted(matchers):
+            level = [
+                m
+                for m in matchers[priority]
+                if m is not chat and _may_match(m, event_type, cmd)
+            ]
+            if level and await _run_level(level, bot, event, state, stack, cache):
+                break
+            if chat is not None and _chat is not None and chat in matchers[priority]:
+                # what NoneBot would do with it, without its matcher machinery
+                try:
+                    await _chat[1](bot, event)
+                except Exception:
+                    log.exception("answering a message failed")
+                if chat.block:
+                    break
+        await nb_message._apply_event_postprocessors(bot, event, state, stack, cache)
+
+
+def _plain_chat() -> type[Matcher] | None:
+    """The chat matcher when running its answer directly changes nothing: no rule,
+    no permission, no run processor but FreeChat's own."""
+    if _chat is None:
+        return None
+    chat = _chat[0]
+    if chat.rule.checkers or chat.permission.checkers or chat.temp:
+        return None
+    for name in ("_run_preprocessors", "_run_postprocessors"):
+        processors = getattr(nb_message, name, None)
+        if processors is None or any(p.call not in _own for p in processors):
+            return None
+    return chat
+
+
+async def _run_level(
+    level: list[type[Matcher]],
+    bot: Bot,
+    event: Event,
+    state: dict[Any, Any],
+    stack: AsyncExitStack,
+    cache: dict[Any, Any],
+) -> bool:
+    """Run one priority level as NoneBot does; True when propagation stops."""
+    stop = False
+
+    def _stopped(exc_group: BaseExceptionGroup[StopPropagation]) -> None:
+        nonlocal stop
+        stop = True
+
+    def _failed(exc_group: BaseExceptionGroup[Exception]) -> None:
+        for exc in exc_group.exceptions:
+            logger.opt(colors=True, exception=exc).error(
+                "<r><bg #f8bbd0>Error when checking Matcher.</bg #f8bbd0></r>"
+            )
+
+    with catch({StopPropagation: _stopped, Exception: _failed}):
+        async with anyio.create_task_group() as tg:
+            for matcher in level:
+                tg.start_soon(
+                    run_coro_with_shield,
+                    check_and_run_matcher(
+                        matcher, bot, event, state.copy(), stack, cache
+                    ),
+                )
+    return stop
+
+
 async def dispatch(bot: Bot, event: Event) -> None:
     """Handle ``event`` as ``nonebot.message.handle_event`` would, its text made
     valid first (lone surrogates replaced), and record for the chat whether
@@ -192,17 +313,11 @@ async def dispatch(bot: Bot, event: Event) -> None:
     if command or not direct_path_open():
         token = _verdict.set(_Verdict(command=command))
         try:
-            await handle_event(bot, event)
+            await _handle(bot, event)
         finally:
             _verdict.reset(token)
         return
-    try:
-        logger.opt(colors=True).success(
-            f"<m>{escape_tag(bot.type)} {escape_tag(bot.self_id)}</m> | "
-            + event.get_log_string()
-        )
-    except NoLogException:
-        pass
+    _log_received(bot, event)
     try:
         await _chat[1](bot, event)
     except Exception:  # as NoneBot does: log it, the next event goes on

@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = (
     "token_budget",
     "scheduler",
     "alerts",
+    "plugin_manager",
 )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nonebot.adapters import Bot as BaseBot
-from nonebot.message import handle_event
 from typing_extensions import override
+
+from bot.dispatch import dispatch as handle_event
 
 from .event import Event, MessageEvent
 from .message import Message, MessageSegment

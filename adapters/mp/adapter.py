@@ -12,10 +12,10 @@ import httpx
 from nonebot.adapters import Adapter as BaseAdapter
 from nonebot.compat import model_dump, type_validate_python
 from nonebot.drivers import URL, ASGIMixin, Driver, HTTPServerSetup, Request, Response
-from nonebot.message import handle_event
 from typing_extensions import override
 
 from bot.delivery import split_text
+from bot.dispatch import dispatch as handle_event
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
 from bot.send import register_sender

@@ -25,12 +25,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from nonebot.adapters import Adapter as BaseAdapter
 from nonebot.adapters import Bot as BaseBot
 from nonebot.drivers import Driver
-from nonebot.message import handle_event
 from pydantic import ValidationError
 from typing_extensions import override
 
 from bot.auth import AuthError, user_for_api_token
 from bot.context import ChatContext, PromptMessage
+from bot.dispatch import dispatch as handle_event
 from bot.http_guard import body_limit
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform, register_platform

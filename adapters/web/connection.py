@@ -11,10 +11,10 @@ from typing import Any
 
 from nonebot.drivers import WebSocket
 from nonebot.exception import WebSocketClosed
-from nonebot.message import handle_event
 
 from bot.context import ChatContext, ReplyChunk
 from bot.delivery import deliver_stream
+from bot.dispatch import dispatch as handle_event
 from bot.metrics import MESSAGES_OUT
 from bot.runtime import get_runtime
 from bot.store.models import Conversation

@@ -21,12 +21,12 @@ from nonebot.drivers import (
     Response,
     WebSocketClientMixin,
 )
-from nonebot.message import handle_event
 from typing_extensions import override
 
 from adapters.mp.api import install_log_redaction
 from bot.context import ChatContext
 from bot.delivery import deliver_stream
+from bot.dispatch import dispatch as handle_event
 from bot.platform import Platform, register_platform
 from bot.runtime import get_runtime
 from bot.send import register_sender
