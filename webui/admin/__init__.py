@@ -17,9 +17,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -104,28 +102,10 @@ async def swagger_asset(name: str, session: AdminReader) -> Response:
     )
 
 
-async def _invalid(request: Request, exc: Exception) -> Response:
-    """422 without echoing the input: it may hold text that JSON cannot encode
-    (lone surrogates), which made FastAPI's own answer a 500."""
-    assert isinstance(exc, RequestValidationError)
-    if not request.url.path.startswith(PREFIX + "/"):
-        return await request_validation_exception_handler(request, exc)
-    errors = [
-        {
-            "loc": list(e.get("loc", ())),
-            "msg": str(e.get("msg", "")),
-            "type": e.get("type"),
-        }
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": errors}, status_code=422)
-
-
 def setup_admin(app: FastAPI, settings: Settings) -> None:
     """Mount the admin API; track connections, heartbeats and recent log lines."""
     import nonebot
 
-    app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(api)
     app.include_router(docs)
     driver = nonebot.get_driver()
