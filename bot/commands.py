@@ -16,6 +16,11 @@ So FreeChat's plugins share one matcher (:func:`command_matcher`): its rule is a
 coroutine reading the command that NoneBot's trie already parsed into the state,
 and its handler routes to the handler registered with :func:`on_commands`.
 Prefixes are NoneBot's ``command_start`` as with ``on_command``.
+
+Generic names that community plugins also use (``/help``, ``/status``) are
+registered with ``yield_to_plugins=True``: they go to a second shared matcher just
+above the chat (priority 98), which answers only when no plugin's matcher took the
+message first. An operator who installed a help plugin gets its help, once.
 """
 
 from __future__ import annotations
@@ -43,17 +48,23 @@ __all__ = [
 CommandHandler = Callable[[Bot, Event, T_State], Awaitable[None]]
 
 _routes: dict[str, CommandHandler] = {}
+_fallback_routes: dict[str, CommandHandler] = {}
 _matcher: type[Matcher] | None = None
+_fallback: type[Matcher] | None = None
+FALLBACK_PRIORITY = 98
 
 
 class _IsCommand:
-    """Rule checker: the message starts with a registered command (a coroutine
+    """Rule checker: the message starts with a command of ``routes`` (a coroutine
     taking only the state, so NoneBot solves it without a thread)."""
 
-    __slots__ = ()
+    __slots__ = ("routes",)
+
+    def __init__(self, routes: dict[str, CommandHandler]) -> None:
+        self.routes = routes
 
     def __repr__(self) -> str:
-        return f"Command(cmds={sorted(_routes)})"
+        return f"Command(cmds={sorted(self.routes)})"
 
     async def __call__(self, state: T_State) -> bool:
         prefix = state.get(PREFIX_KEY)
@@ -61,7 +72,10 @@ class _IsCommand:
             return False
         cmd = prefix.get(CMD_KEY)
         return (
-            cmd is not None and len(cmd) == 1 and cmd[0] in _routes and bounded(state)
+            cmd is not None
+            and len(cmd) == 1
+            and cmd[0] in self.routes
+            and bounded(state)
         )
 
 
@@ -74,13 +88,36 @@ async def _route(bot: Bot, event: Event, state: T_State) -> None:
     await _routes[command_of(state)](bot, event, state)
 
 
+async def _route_fallback(bot: Bot, event: Event, state: T_State) -> None:
+    from bot import dispatch  # it imports this module
+
+    if dispatch.handled_elsewhere():
+        return  # a plugin's own /help (or /status) took it
+    await _fallback_routes[command_of(state)](bot, event, state)
+
+
 def command_matcher() -> type[Matcher]:
     """The matcher every FreeChat command runs in (for ``finish`` and ``send``)."""
     global _matcher
     if _matcher is None:
-        _matcher = on_message(rule=Rule(_IsCommand()), priority=1, block=True)
+        _matcher = on_message(rule=Rule(_IsCommand(_routes)), priority=1, block=True)
         _matcher.append_handler(_route)
     return _matcher
+
+
+def _fallback_matcher() -> type[Matcher]:
+    global _fallback
+    if _fallback is None:
+        from bot import dispatch
+
+        _fallback = on_message(
+            rule=Rule(_IsCommand(_fallback_routes)),
+            priority=FALLBACK_PRIORITY,
+            block=True,
+        )
+        _fallback.append_handler(_route_fallback)
+        dispatch.add_yielding(_fallback)
+    return _fallback
 
 
 def registered_matcher() -> type[Matcher] | None:
@@ -88,20 +125,31 @@ def registered_matcher() -> type[Matcher] | None:
     return _matcher
 
 
-def on_commands(*names: str) -> Callable[[CommandHandler], CommandHandler]:
+def on_commands(
+    *names: str, yield_to_plugins: bool = False
+) -> Callable[[CommandHandler], CommandHandler]:
     """Route the commands ``names`` (``"ban"`` for ``/ban``) to the decorated
-    ``handler(bot, event, state)``."""
+    ``handler(bot, event, state)``. With ``yield_to_plugins``, a community plugin
+    that answers the same command wins (see the module docstring)."""
 
     def register(handler: CommandHandler) -> CommandHandler:
-        taken = [name for name in names if _routes.get(name, handler) is not handler]
+        taken = [
+            name
+            for name in names
+            if {**_routes, **_fallback_routes}.get(name, handler) is not handler
+        ]
         if taken:
             raise ValueError(f"commands already registered: {', '.join(taken)}")
         # nonebot.rule.command puts each name (with every command_start) in the
         # trie that handle_event runs once per message; its own checker is unused
         command(*names)
+        routes = _fallback_routes if yield_to_plugins else _routes
         for name in names:
-            _routes[name] = handler
-        command_matcher()
+            routes[name] = handler
+        if yield_to_plugins:
+            _fallback_matcher()
+        else:
+            command_matcher()
         return handler
 
     return register
@@ -118,7 +166,7 @@ def bounded(state: T_State) -> bool:
 
 def is_freechat_command(name: str) -> bool:
     """Whether ``name`` is one of FreeChat's commands."""
-    return name in _routes
+    return name in _routes or name in _fallback_routes
 
 
 def command_of(state: T_State) -> str:

@@ -78,6 +78,7 @@ class _Verdict:
 _verdict: ContextVar[_Verdict | None] = ContextVar("fc_dispatch_verdict", default=None)
 _chat: tuple[type[Matcher], Answer] | None = None
 _own: set[Any] = set()  # FreeChat's processors (their callables)
+_yielding: set[type[Matcher]] = set()
 _PROCESSORS = (
     "_event_preprocessors",
     "_event_postprocessors",
@@ -113,6 +114,20 @@ def chat_matcher() -> type[Matcher] | None:
     return _chat[0] if _chat is not None else None
 
 
+def add_yielding(matcher: type[Matcher]) -> None:
+    """``matcher`` answers only what nobody else handled, like the chat: its own
+    run does not count as handled (see :func:`handled_elsewhere`)."""
+    _yielding.add(matcher)
+
+
+def handled_elsewhere() -> bool:
+    """Whether a matcher other than the chat and the yielding ones ran for (or
+    answered) the event being dispatched; a recognised command alone does not
+    count."""
+    verdict = _verdict.get()
+    return verdict is not None and (verdict.picked or verdict.answered)
+
+
 def handled() -> bool:
     """Whether another matcher handled the event being dispatched (see above)."""
     verdict = _verdict.get()
@@ -142,6 +157,8 @@ async def _note_send(bot: Bot, api: str, data: dict[str, Any]) -> None:
 async def _note_run(matcher: Matcher) -> None:
     verdict = _verdict.get()
     if verdict is None or _chat is None or type(matcher) is _chat[0]:
+        return
+    if type(matcher) in _yielding:
         return
     if matcher.temp or matcher.rule.checkers:
         verdict.picked = True

@@ -257,13 +257,11 @@ _COMMANDS = {
     "budget": _budget,
     "word": _word,
     "keyword": _keyword,
-    "help": _help,
-    "帮助": _help,
-    "menu": _help,
     "group": _group,
     "usage": _usage,
-    "status": _status,
 }
+#: generic names community plugins use too: theirs answers when loaded
+_GENERIC = {"help": _help, "帮助": _help, "menu": _help, "status": _status}
 
 
 @on_commands(*_COMMANDS)
@@ -272,3 +270,8 @@ async def _dispatch(bot: Bot, event: Event, state: T_State) -> None:
     if await console.list_subcommand(admin, bot, event, name, console.args_of(arg)):
         return
     await _COMMANDS[name](bot, event, arg)
+
+
+@on_commands(*_GENERIC, yield_to_plugins=True)
+async def _dispatch_generic(bot: Bot, event: Event, state: T_State) -> None:
+    await _GENERIC[command_of(state)](bot, event, command_arg(state))

@@ -90,6 +90,16 @@ def config(tmp_path: Path) -> dict[str, Any]:
     }
 
 
+class _StartsWith(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(self)
+
+    __hash__ = str.__hash__
+
+
+ANY_ALCONNA_HELP = _StartsWith("# 当前可用的命令有")
+
+
 async def test_community_plugins_answer_once_and_follow_policy(
     bot_process: Any, openai_stub: Any, config: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -122,14 +132,20 @@ async def test_community_plugins_answer_once_and_follow_policy(
             peer.group_message("/echo no at", group_id=GROUP, at_self=False)
         )
         assert await new(1) == [(f"group:{GROUP}", "no at")]
-        # alconna's help; status for the superuser only (a member's is denied,
-        # silently, and never reaches the model)
+        # the plugins' /help and /status win over FreeChat's commands of the same
+        # name, once each; a member the status plugin refuses gets FreeChat's polite
+        # refusal instead (never the model)
         await peer.send_event(peer.private_message("/help"))
+        assert await new(1) == [("user:30001", ANY_ALCONNA_HELP)]
         await peer.send_event(peer.private_message("/status", user_id=SUPERUSER))
+        [(who, status)] = await new(1)
+        assert who == f"user:{SUPERUSER}"
+        assert status.startswith("CPU: ")  # nonebot-plugin-status, not FreeChat's
         await peer.send_event(peer.private_message("/status"))
-        answers = dict(await new(2))
-        assert answers["user:30001"].startswith("# 当前可用的命令有")  # help
-        assert answers[f"user:{SUPERUSER}"].startswith("CPU: ")  # status
+        assert await new(1) == [("user:30001", "抱歉，这个命令只有管理员可以使用。")]
+        # alconna's help has the Chinese name too: still one answer
+        await peer.send_event(peer.private_message("/帮助"))
+        assert await new(1) == [("user:30001", ANY_ALCONNA_HELP)]
         assert openai_stub.requests == []
 
         # the chat still answers, in private and in groups when mentioned
