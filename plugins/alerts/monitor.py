@@ -83,12 +83,15 @@ class Monitor:
 
 
 async def watch_llm(monitor: Monitor, llm: Callable[[], Any], interval: float) -> None:
-    """Report the LLM down while every endpoint's circuit is open (once it has been
-    seen working: no endpoint at start-up is not an incident)."""
+    """Report the LLM down while every endpoint's circuit is open and none answers
+    (once it has been seen working: no endpoint at start-up is not an incident)."""
     seen_closed = False
     while True:
         await asyncio.sleep(interval)
-        if llm().circuit_open():
+        client = llm()
+        # an open circuit closes only with a real request; with nobody chatting,
+        # an endpoint that answers again (GET /models) counts as back
+        if client.circuit_open() and not await client.ping():
             if seen_closed:
                 monitor.down("LLM", "", "every endpoint's circuit is open / 模型不可用")
         else:

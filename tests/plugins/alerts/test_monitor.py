@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bot.runtime import Runtime
 from tests.bot.send_harness import send_runtime
@@ -72,7 +73,8 @@ async def test_llm_circuit_open_is_an_incident(
     from plugins.alerts.monitor import watch_llm
     from tests.conftest import free_port
 
-    dead = Endpoint(f"http://127.0.0.1:{free_port()}/v1")
+    port = free_port()
+    dead = Endpoint(f"http://127.0.0.1:{port}/v1")
     llm = LLMClient(
         StaticRegistry([dead]),
         LLMSettings(model="m", circuit_failures=1, circuit_reset=1.0),
@@ -90,7 +92,19 @@ async def test_llm_circuit_open_is_an_incident(
             async for _ in llm.stream([{"role": "user", "content": "hi"}]):
                 pass
         assert llm.circuit_open()
-        await asyncio.sleep(1.5)  # open for 1 s, then closes again
+        await asyncio.sleep(1.0)  # down for longer than 0.3 s: one alert
+        assert len(sent) == 1
+        # the model comes back; nobody chats, so the circuit stays open, but the
+        # endpoint answers again
+        app = web.Application()
+        app.router.add_get("/v1/models", lambda r: web.json_response({"data": []}))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            await asyncio.sleep(1.0)
+        finally:
+            await runner.cleanup()
     finally:
         task.cancel()
         await monitor.stop()
