@@ -33,6 +33,7 @@ class Lease:
         self.key = key
         self.owner = owner
         self.ttl = ttl
+        self._keeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def take(cls, state: StateStore, key: str, ttl: float) -> Lease | None:
@@ -45,12 +46,17 @@ class Lease:
 
     async def _keep(self) -> None:
         while True:
-            await asyncio.sleep(self.ttl / 3)
             try:
                 if not await self.state.renew(self.key, self.owner, self.ttl):
                     log.warning("the claim on %s lapsed while in use", self.key)
             except FreeChatError as exc:  # the next renewal may get through
                 log.warning("could not renew the claim on %s (%s)", self.key, exc)
+            await asyncio.sleep(self.ttl / 3)
+
+    def _start_keeping(self) -> None:
+        self._keeper = asyncio.create_task(self._keep())
+        _keepers.add(self._keeper)
+        self._keeper.add_done_callback(_keepers.discard)
 
     @contextlib.asynccontextmanager
     async def held(
@@ -58,9 +64,8 @@ class Lease:
     ) -> AsyncIterator[None]:
         """Renew while the block runs (the current task is in ``tasks``), then
         make the claim final, or release it if the block raised."""
-        keeper = asyncio.create_task(self._keep())
-        _keepers.add(keeper)
-        keeper.add_done_callback(_keepers.discard)
+        # most answers end before the first renewal is due: a timer, not a task
+        timer = asyncio.get_running_loop().call_later(self.ttl / 3, self._start_keeping)
         task = asyncio.current_task()
         if tasks is not None and task is not None:
             tasks.add(task)
@@ -69,7 +74,9 @@ class Lease:
             yield
             done = True
         finally:
-            keeper.cancel()
+            timer.cancel()
+            if self._keeper is not None:
+                self._keeper.cancel()
             if tasks is not None and task is not None:
                 tasks.discard(task)
             try:

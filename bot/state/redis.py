@@ -172,6 +172,7 @@ class RedisState(StateStore):
         self._subs: set[Subscription] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._prober: asyncio.Task[None] | None = None
+        self._closed = False
         self._probed = asyncio.Event()
         #: until then (monotonic), claims go to the durable store as well
         self._durable_until = 0.0
@@ -183,6 +184,8 @@ class RedisState(StateStore):
 
     # ------------------------------------------------------------ health
     def _watch(self) -> None:
+        if self._closed:
+            return
         if self._prober is None or self._prober.done():
             self._prober = asyncio.create_task(self._probe_loop())
 
@@ -199,18 +202,17 @@ class RedisState(StateStore):
 
     async def _probe(self) -> bool:
         try:
-            return bool(
-                await asyncio.wait_for(
-                    self._probe_client.ping(), self.probe_timeout + 0.5
-                )
-            )
+            # (asyncio.timeout, not wait_for: wait_for of Python 3.11 can swallow
+            # the cancellation that stops the probe)
+            async with asyncio.timeout(self.probe_timeout + 0.5):
+                return bool(await self._probe_client.ping())
         except (TimeoutError, *_DOWN) as exc:
             if not self.degraded:
                 self._went_down(exc)
             return False
 
     async def _probe_loop(self) -> None:
-        while True:
+        while not self._closed:
             ok = await self._probe()
             if ok and self.degraded:
                 await self._recovered()
@@ -276,7 +278,13 @@ class RedisState(StateStore):
                 return False
         self._outage_ttl = max(self._outage_ttl, ttl)
         self._durable_until = max(self._durable_until, time.monotonic() + ttl)
-        return await durable.lease(key, owner, ttl)
+        try:
+            return await durable.lease(key, owner, ttl)
+        except StateError as exc:
+            try:  # Redis may be back before the probe saw it
+                return await op()
+            except _DOWN:
+                raise StateError(f"neither Redis nor the database: {exc}") from exc
 
     def _both(self) -> bool:
         return self.durable is not None and (
@@ -437,10 +445,10 @@ class RedisState(StateStore):
         return not self.degraded
 
     async def close(self) -> None:
+        self._closed = True
         if self._prober is not None:
             self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+            await asyncio.wait({self._prober}, timeout=self.probe_timeout + 1)
         for sub in tuple(self._subs):
             await sub.close()
         await self._probe_client.aclose()

@@ -131,3 +131,17 @@ async def test_claims_fail_closed_when_the_database_is_away_too(
             await state.claim("nowhere", 60)  # no database connected at all
     finally:
         await state.close()
+
+
+async def test_a_claim_tries_redis_when_the_database_fails(
+    redis_server: RedisServer,
+) -> None:
+    """Just after Redis restarted, before the probe noticed: a database that fails
+    too must not cost the message, Redis decides."""
+    state = RedisState(redis_server.url, prefix="d3y:", durable=DatabaseClaims())
+    try:
+        state.degraded = True  # what a blip during the restart leaves behind
+        assert await state.claim("blip", 60) is True  # no database connected
+        assert await state.claim("blip", 60) is False
+    finally:
+        await state.close()

@@ -132,7 +132,13 @@ async def test_bot_refuses_nothing_after_redis_restarts(
                 for i in range(start, start + n)
             )
         )
-        await peer.wait_sends(start + n - 6_000_000, timeout=60)
+        expected = start + n - 6_000_000
+        try:
+            await peer.wait_sends(expected, timeout=60)
+        except TimeoutError:
+            got = len(peer.sends())
+            log = bot.log()[-4000:]
+            raise AssertionError(f"{got}/{expected} answered: {log}") from None
 
     await burst(6_000_000)  # the pool holds connections now
     redis_server.restart()
