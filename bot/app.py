@@ -37,6 +37,7 @@ from bot.registry import ConsulRegistry, Endpoint, Registry, StaticRegistry
 from bot.runtime import Runtime, get_runtime, has_runtime, set_runtime
 from bot.settings import Settings
 from bot.state import open_state
+from bot.store.claims import DatabaseClaims
 
 log = logging.getLogger("freechat")
 
@@ -192,7 +193,7 @@ async def startup(settings: Settings, inference: Any | None) -> None:
     """Connect storage and state, start inference and the LLM client."""
     t0 = time.monotonic()
     await store.init_store(settings.database.url)
-    state = open_state(settings.state.url)
+    state = open_state(settings.state.url, durable=DatabaseClaims())
     registry = _registry(settings)
     demo = False
     if inference is not None:
@@ -233,6 +234,28 @@ async def startup(settings: Settings, inference: Any | None) -> None:
         chain.register(groups.middleware, order=orders.GROUPS, name="groups")
     )
     log.info("FreeChat %s ready in %.1f s", __version__, time.monotonic() - t0)
+
+
+async def drain(within: float, *, give_up: Callable[[], bool] = lambda: False) -> None:
+    """Stop taking new events and let the ones being answered finish, for at most
+    ``within`` seconds (or until ``give_up()``); cancel the rest, which releases
+    their claims so the platform's next delivery is answered elsewhere."""
+    if not has_runtime():
+        return
+    rt = get_runtime()
+    rt.draining = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    if rt.handling:
+        log.info("Draining: %d messages being answered", len(rt.handling))
+    while rt.handling and loop.time() < deadline and not give_up():
+        await asyncio.wait(set(rt.handling), timeout=0.1)
+    left = set(rt.handling)
+    if left:
+        log.warning("Drain time is up: %d messages handed back", len(left))
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=5.0)
 
 
 async def shutdown() -> None:
@@ -307,7 +330,17 @@ def run(settings: Settings) -> bool:
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
         ws_max_size=1 << 20,
     )
-    server = uvicorn.Server(config)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            # drain while the platforms' connections are still open (uvicorn
+            # closes them next): answers in flight are delivered, not cancelled
+            for listener in self.servers:
+                listener.close()
+            await drain(settings.server.drain_timeout, give_up=lambda: self.force_exit)
+            await super().shutdown(sockets)
+
+    server = Server(config)
     restart = False
 
     def _restart(signum: int, frame: Any) -> None:

@@ -32,6 +32,11 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
     #: background tasks owned by the kernel; cancelled and awaited on shutdown
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: set when shutdown begins: adapters take no new events
+    draining: bool = False
+    #: the tasks answering claimed events; shutdown lets them finish (or hands
+    #: their events back) before it closes the connections
+    handling: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
         """Start a background task that is cancelled on shutdown."""

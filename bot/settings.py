@@ -62,6 +62,9 @@ class ServerSettings(BaseModel):
     #: after start-up, keep what start-up loaded out of garbage collection
     #: (``gc.freeze``): a full collection then no longer walks it
     gc_freeze: bool = True
+    #: on SIGTERM, seconds to finish the messages being answered (no new ones are
+    #: taken) before the rest are handed back and the process stops
+    drain_timeout: float = Field(8.0, ge=0, le=3600)
 
 
 class DatabaseSettings(BaseModel):
@@ -79,6 +82,10 @@ class DatabaseSettings(BaseModel):
 
 class StateSettings(BaseModel):
     url: str = "memory://"
+    #: seconds a message claimed by an instance stays claimed unless that instance
+    #: renews it (it does while it answers): a crashed instance's messages are
+    #: answered by another when the platform sends them again after this
+    claim_lease: float = Field(30.0, gt=0, le=3600)
 
     @field_validator("url")
     @classmethod

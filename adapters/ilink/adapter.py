@@ -24,7 +24,7 @@ from nonebot.drivers import Driver
 from nonebot.utils import logger_wrapper
 from typing_extensions import override
 
-from adapters.onebot.guard import BusyNotifier, EntryGate, RecentIds, claim_once
+from adapters.onebot.guard import BusyNotifier, EntryGate, RecentIds, handling_once
 from bot.platform import register_platform
 from bot.send import register_sender
 
@@ -162,31 +162,29 @@ class Adapter(BaseAdapter):
             )
             return
         self.recent.add(event.message_id)
-        try:
-            claimed = await claim_once(
-                "ilink",
-                bot.self_id,
-                event.message_id,
-                self.ilink_config.ilink_dedup_ttl,
-            )
-        except BaseException:
-            self.gate.leave(bot.self_id)
-            raise
-        if not claimed:
-            self.gate.leave(bot.self_id)
-            return
         task = asyncio.create_task(self._handle(bot, event))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _handle(self, bot: Bot, event: MessageEvent) -> None:
+        answered = False
         try:
             await remember(event.from_user_id, event.context_token)
-            await bot.handle_event(event)
+            async with handling_once(
+                "ilink",
+                bot.self_id,
+                event.message_id,
+                self.ilink_config.ilink_dedup_ttl,
+            ) as mine:
+                if mine:
+                    await bot.handle_event(event)
+                    answered = True
         except Exception as exc:
             log("ERROR", f"handling an iLink message failed: {exc!r}", exc)
         finally:
             self.gate.leave(bot.self_id)
+            if not answered:  # not ours, or given back: the claim decides next
+                self.recent.discard(event.message_id)
 
     async def wait_stopped(self) -> None:
         """Wait for the poll task to end (after expiry or stop)."""

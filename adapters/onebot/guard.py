@@ -8,8 +8,10 @@
   not fit is shed at the adapter entry, before NoneBot starts a task for it.
 - :class:`BusyNotifier`: the optional "busy, try again" answer for shed messages, at
   most one per chat per cooldown and a few in flight, so shedding stays cheap.
-- :func:`claim_once`: at-most-once handling of a platform message id through the
-  shared state (``SET NX``), so several instances answer a message once.
+- :func:`handling_once`: a platform message id claimed across instances for as long
+  as it is being answered (a :class:`bot.state.lease.Lease`), then for the
+  dedup window; released when answering fails, so the platform's next delivery is
+  answered. While the instance drains (shutdown) it takes no new messages.
 - :func:`validate_event`: an event dict into its model, without the stock adapter's
   per-call schema building.
 """
@@ -17,10 +19,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from nonebot.adapters import Message
@@ -30,6 +33,7 @@ from pydantic import BaseModel
 from bot.exceptions import FreeChatError
 from bot.metrics import SHED
 from bot.runtime import get_runtime, has_runtime
+from bot.state.lease import Lease
 
 Log = Callable[..., None]
 
@@ -216,7 +220,7 @@ class RecentIds:
     """The message ids admitted lately, to drop repeats before they take a slot.
 
     A cheap, synchronous first line of deduplication in front of the gate; the
-    shared claim (:func:`claim_once`) still decides across instances. Two plain
+    shared claim (:func:`handling_once`) still decides across instances. Two plain
     dicts of strings take turns (at least the last ``size / 2`` ids are known):
     unlike an ``OrderedDict``, they are not walked by the garbage collector.
     """
@@ -233,6 +237,12 @@ class RecentIds:
         self._ids[key] = None
         if len(self._ids) >= self._half:
             self._older, self._ids = self._ids, {}
+
+    def discard(self, key: str) -> None:
+        """Forget ``key``: its next delivery goes to the shared claim again (this
+        instance did not answer it: another one holds it, or it was given back)."""
+        self._ids.pop(key, None)
+        self._older.pop(key, None)
 
 
 class _LocalClaims:
@@ -260,16 +270,34 @@ _local = _LocalClaims()
 _claim_log = ThrottledLog("dedup", interval=60.0, burst=3)
 
 
-async def claim_once(platform: str, self_id: str, message_id: str, ttl: float) -> bool:
-    """True for the one caller (across instances) that handles this message."""
+@contextlib.asynccontextmanager
+async def handling_once(
+    platform: str, self_id: str, message_id: str, ttl: float
+) -> AsyncIterator[bool]:
+    """``async with handling_once(...) as mine``: True for the one caller (across
+    instances) that answers this message, inside the block; ``ttl``: how long a
+    message answered stays claimed."""
     key = f"dedup:{platform}:{self_id}:{message_id}"
     if not has_runtime():
-        return _local.claim(key, ttl)
+        yield _local.claim(key, ttl)
+        return
+    rt = get_runtime()
+    if rt.draining:  # shutting down: leave it to another instance
+        yield False
+        return
     try:
-        return await get_runtime().state.claim(key, ttl)
+        lease = await Lease.take(rt.state, key, min(rt.settings.state.claim_lease, ttl))
     except FreeChatError as exc:
-        _claim_log(f"shared state unavailable for dedup ({exc}); deduplicating locally")
-        return _local.claim(key, ttl)
+        # neither Redis nor the database can record it: answering could answer
+        # twice, so the message waits for the platform to send it again
+        _claim_log(f"message {message_id} not handled: no store can claim it ({exc})")
+        yield False
+        return
+    if lease is None:
+        yield False
+        return
+    async with lease.held(ttl, tasks=rt.handling):
+        yield True
 
 
 def validate_event(model: type[BaseModel], data: dict[str, Any]) -> Any:

@@ -6,7 +6,8 @@ stock adapters: their connections, admission and access checks.
   ``reconnect_grace`` for a known bot that is reconnecting instead of failing;
 - message events beyond ``max_in_flight`` per bot are shed before a task exists
   (:class:`~adapters.qq.guard.EntryGate`, :class:`~adapters.qq.guard.BusyNotifier`);
-- each message is handled once across instances (:func:`~adapters.qq.guard.claim_once`);
+- each message is handled once across instances, and handed back if its answer
+  fails (:func:`~adapters.onebot.guard.handling_once`);
 - the access token is required off loopback and compared in constant time, taken
   from the ``Authorization`` header only (tokens in URLs end up in logs).
 
@@ -38,7 +39,7 @@ from .guard import (
     EntryGate,
     RecentIds,
     ThrottledLog,
-    claim_once,
+    handling_once,
 )
 
 CLOSE_TIMEOUT = 2.0
@@ -145,15 +146,26 @@ class HardenedOneBot(BaseAdapter):
         try:
             # (only messages: a recall notice carries the id of the message it
             # recalls)
-            if event.get_type() == "message" and not await claim_once(
-                self.hardening.platform,
-                bot.self_id,
-                message_id := str(getattr(event, "message_id", "")),
-                self.hardening.dedup_ttl,
-            ):
-                self._log("DEBUG", f"duplicate message {message_id} ignored")
+            if event.get_type() != "message":
+                await bot.handle_event(event)
                 return
-            await bot.handle_event(event)
+            message_id = str(getattr(event, "message_id", ""))
+            answered = False
+            try:
+                async with handling_once(
+                    self.hardening.platform,
+                    bot.self_id,
+                    message_id,
+                    self.hardening.dedup_ttl,
+                ) as mine:
+                    if not mine:
+                        self._log("DEBUG", f"duplicate message {message_id} ignored")
+                        return
+                    await bot.handle_event(event)
+                    answered = True
+            finally:
+                if not answered:  # not ours, or given back: the claim decides next
+                    self.recent.discard(f"{bot.self_id}:{message_id}")
         except Exception as exc:
             self._log("ERROR", f"handling an event failed: {exc!r}", exc)
         finally:

@@ -30,18 +30,22 @@ class FeedWatcher:
         self.coalesce = coalesce
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def running(self) -> bool:
         return self._task is not None
 
     async def start(self, state: StateStore) -> None:
-        """Subscribe now (a change published after this call is never missed)."""
-        if self._task is None:
-            self._sub = await state.subscribe(self.channel)
-            self._task = asyncio.create_task(
-                self._watch(self._sub), name=f"{self.channel}-feed"
-            )
+        """Subscribe now (a change published after this call is never missed).
+        Concurrent first calls subscribe once (each used to open a subscription,
+        and a Redis connection, of its own)."""
+        async with self._starting:
+            if self._task is None:
+                self._sub = await state.subscribe(self.channel)
+                self._task = asyncio.create_task(
+                    self._watch(self._sub), name=f"{self.channel}-feed"
+                )
 
     async def _watch(self, sub: Subscription) -> None:
         async for message in sub:

@@ -184,7 +184,9 @@ class RedisState(StateStore):
 
     # ------------------------------------------------------------ health
     def _watch(self) -> None:
-        if not self._closed and (self._prober is None or self._prober.done()):
+        if self._closed:
+            return
+        if self._prober is None or self._prober.done():
             self._prober = asyncio.create_task(self._probe_loop())
 
     def _went_down(self, exc: BaseException) -> None:
@@ -200,8 +202,8 @@ class RedisState(StateStore):
 
     async def _probe(self) -> bool:
         try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
-            # races the ping's answer, and close() then waited for ever
+            # (asyncio.timeout, not wait_for: wait_for of Python 3.11 can swallow
+            # the cancellation that stops the probe)
             async with asyncio.timeout(self.probe_timeout + 0.5):
                 return bool(await self._probe_client.ping())
         except (TimeoutError, *_DOWN) as exc:
@@ -276,7 +278,13 @@ class RedisState(StateStore):
                 return False
         self._outage_ttl = max(self._outage_ttl, ttl)
         self._durable_until = max(self._durable_until, time.monotonic() + ttl)
-        return await durable.lease(key, owner, ttl)
+        try:
+            return await durable.lease(key, owner, ttl)
+        except StateError as exc:
+            try:  # Redis may be back before the probe saw it
+                return await op()
+            except _DOWN:
+                raise StateError(f"neither Redis nor the database: {exc}") from exc
 
     def _both(self) -> bool:
         return self.durable is not None and (
@@ -440,7 +448,6 @@ class RedisState(StateStore):
         self._closed = True
         if self._prober is not None:
             self._prober.cancel()
-            # bounded: the loop also ends on its own at the next turn
             await asyncio.wait({self._prober}, timeout=self.probe_timeout + 1)
         for sub in tuple(self._subs):
             await sub.close()

@@ -259,3 +259,16 @@ class Persona(Model):
 
     class Meta:
         table = "personas"
+
+
+class Claim(Model):
+    """A claim (a message being answered, or answered) taken in the database while
+    the shared state (Redis) is away, so that instances still handle it once."""
+
+    key = fields.CharField(max_length=191, primary_key=True)
+    owner = fields.CharField(max_length=64)
+    #: when the claim lapses, in epoch milliseconds
+    expires = fields.BigIntField(db_index=True)
+
+    class Meta:
+        table = "claims"

@@ -41,3 +41,21 @@ async def test_a_burst_is_handled_once_with_the_newest_message() -> None:
     await asyncio.sleep(0.05)
     assert seen == [{"n": 4}]
     await feed.stop()
+
+
+async def test_concurrent_first_starts_subscribe_once(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Many messages starting a plugin's watcher at once open one subscription
+    (each used to hold a Redis connection and a pump task for good)."""
+    from bot.state.redis import RedisState
+
+    state = RedisState(redis_url, prefix=redis_prefix)
+    watcher = FeedWatcher("changes", lambda _message: None)
+    try:
+        await asyncio.gather(*(watcher.start(state) for _ in range(20)))
+        counts = await state._redis.pubsub_numsub(redis_prefix + "changes")
+        assert counts == [(redis_prefix + "changes", 1)]
+    finally:
+        await watcher.stop()
+        await state.close()

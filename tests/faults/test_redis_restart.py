@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
+
+import httpx
 
 from bot.state.redis import RedisState
-from tests.faults.conftest import RedisServer
+from tests.faults.conftest import BotPair, RedisServer, text_of
 
 
 async def _fill_pool(state: RedisState, n: int) -> None:
@@ -103,3 +106,74 @@ async def test_calls_skip_a_redis_known_to_be_hung(redis_server: RedisServer) ->
     finally:
         redis_server.thaw()
         await state.close()
+
+
+# -- through the whole bot -------------------------------------------------------------
+
+
+async def test_bot_refuses_nothing_after_redis_restarts(
+    bot_pair: Any, openai_stub: Any, redis_server: RedisServer
+) -> None:
+    """200 messages right after Redis restarted: each gets the model's answer,
+    none the "usage accounting is unavailable" refusal."""
+    pair: BotPair = bot_pair()
+    (bot,) = await pair.start(1)
+    peer = await pair.connect(bot)
+
+    async def burst(start: int, n: int = 50) -> None:
+        # many users in groups of 50 (the per-user and per-group rate limits)
+        await asyncio.gather(
+            *(
+                peer.send_event(
+                    peer.group_message(
+                        f"q{i}", message_id=i, user_id=i, group_id=30_000 + i // 50
+                    )
+                )
+                for i in range(start, start + n)
+            )
+        )
+        expected = start + n - 6_000_000
+        try:
+            await peer.wait_sends(expected, timeout=60)
+        except TimeoutError:
+            got = len(peer.sends())
+            log = bot.log()[-4000:]
+            raise AssertionError(f"{got}/{expected} answered: {log}") from None
+
+    await burst(6_000_000)  # the pool holds connections now
+    redis_server.restart()
+    for b in range(1, 5):
+        await burst(6_000_000 + 50 * b)
+    answers = [text_of(c) for c in peer.sends()[50:]]
+    assert len(answers) == 200
+    refused = [a for a in answers if a != "Hello from the stub."]
+    assert not refused, f"{len(refused)} refused: {refused[0]}"
+
+
+async def test_ready_answers_at_once_while_redis_hangs(
+    bot_pair: Any, redis_server: RedisServer
+) -> None:
+    pair: BotPair = bot_pair()
+    (bot,) = await pair.start(1)
+    async with httpx.AsyncClient(base_url=bot.base_url) as client:
+        first = (await client.get("/ready", timeout=5)).json()
+        assert first["checks"]["state"] == "ok"
+        redis_server.freeze()
+        frozen_at = time.monotonic()
+        slowest = 0.0
+        while True:
+            t0 = time.monotonic()
+            resp = await client.get("/ready", timeout=5)
+            slowest = max(slowest, time.monotonic() - t0)
+            if resp.json()["checks"]["state"] != "ok":
+                break
+            assert time.monotonic() - frozen_at < 10, "a hung Redis never showed"
+            await asyncio.sleep(0.1)
+        noticed = time.monotonic() - frozen_at
+        for _ in range(5):  # and it keeps answering at once
+            t0 = time.monotonic()
+            await client.get("/ready", timeout=5)
+            slowest = max(slowest, time.monotonic() - t0)
+        redis_server.thaw()
+    assert slowest < 1.0, f"/ready took {slowest:.2f} s"
+    assert noticed < 3.0, f"a hung Redis showed in /ready after {noticed:.1f} s"
