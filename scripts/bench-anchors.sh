@@ -75,14 +75,16 @@ EOF
 if [ ! -f "$GGUF" ]; then
   echo "==> GGUF (bf16)"
   # Our tokenizer is trained locally, so the converter does not know its hash; it
-  # uses Qwen2's pre-tokenizer regex, which is what "qwen2" selects.
-  PYTHONPATH="$WORK/llama-src/vendor/llama.cpp/gguf-py" .venv/bin/python - \
+  # uses Qwen2's pre-tokenizer regex, which is what "qwen2" selects. vLLM's venv
+  # has what the converter imports (torch, sentencepiece); ours lacks sentencepiece.
+  PYTHONPATH="$WORK/llama-src/vendor/llama.cpp/gguf-py" "$WORK/vllm/bin/python" - \
     "$WORK/llama-src/vendor/llama.cpp" "$MODEL" "$GGUF" <<'EOF'
 import runpy, sys
 src, model, out = sys.argv[1:]
 sys.path.insert(0, src)
+import conversion.base
 import convert_hf_to_gguf as conv
-conv.TextModel.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+conversion.base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
 sys.argv = ["convert_hf_to_gguf.py", model, "--outtype", "bf16", "--outfile", out]
 conv.main()
 EOF
