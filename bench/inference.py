@@ -52,6 +52,14 @@ sys.path.insert(0, str(ROOT))
 
 from inference.demo_model import build_demo_model, build_random_model  # noqa: E402
 
+QWEN3_06B_SHAPE = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+}
 LARGE_SHAPE = {
     "hidden_size": 512,
     "intermediate_size": 1536,
@@ -113,9 +121,9 @@ async def _read_chunked(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
 
 
 async def one_client(
-    url: str, model: str, text: str, max_tokens: int
-) -> tuple[float, int]:
-    """Stream one completion over a bare HTTP/1.1 connection; (TTFT, tokens).
+    url: str, model: str, text: str | list[dict[str, str]], max_tokens: int
+) -> tuple[float, int, str]:
+    """Stream one completion over a bare HTTP/1.1 connection; (TTFT, tokens, text).
 
     A lean client on purpose: with httpx, setting up 16 connections in one
     Python process takes tens of milliseconds of the client's own CPU time on a
@@ -125,7 +133,9 @@ async def one_client(
     body = json.dumps(
         {
             "model": model,
-            "messages": [{"role": "user", "content": text}],
+            "messages": (
+                [{"role": "user", "content": text}] if isinstance(text, str) else text
+            ),
             "stream": True,
             "max_tokens": max_tokens,
             "temperature": 0,
@@ -147,6 +157,7 @@ async def one_client(
     while (line := await reader.readline()) not in (b"\r\n", b""):
         chunked |= line.lower().startswith(b"transfer-encoding: chunked")
     ttft = float("nan")
+    answer: list[str] = []
     chunks = 0
     usage: int | None = None
     buffer = b""
@@ -159,7 +170,10 @@ async def one_client(
                 continue
             data = json.loads(event[6:])
             choices = data.get("choices") or []
-            if choices and (choices[0].get("delta") or {}).get("content"):
+            if choices and (
+                text_piece := (choices[0].get("delta") or {}).get("content")
+            ):
+                answer.append(text_piece)
                 chunks += 1
                 if chunks == 1:
                     ttft = time.perf_counter() - sent
@@ -168,7 +182,7 @@ async def one_client(
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return ttft, chunks if usage is None else usage
+    return ttft, chunks if usage is None else usage, "".join(answer)
 
 
 async def _read_all(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
@@ -183,12 +197,12 @@ async def run_round(url: str, model: str, n: int, max_tokens: int) -> Round:
         *(one_client(url, model, prompt(i, salt), max_tokens) for i in range(n))
     )
     elapsed = time.perf_counter() - started
-    ttfts = [t for t, _ in results]
+    ttfts = [t for t, _, _ in results]
     return Round(
-        tokens_per_s=sum(k for _, k in results) / elapsed,
+        tokens_per_s=sum(k for _, k, _ in results) / elapsed,
         ttft_p50=statistics.median(ttfts),
         ttft_p95=percentile(ttfts, 0.95),
-        tokens_per_client=sum(k for _, k in results) / n,
+        tokens_per_client=sum(k for _, k, _ in results) / n,
     )
 
 
@@ -230,12 +244,19 @@ def server(cmd: list[str], log: Path, port: int, threads: int) -> Iterator[str]:
 
 
 def ours_cmd(
-    path: Path, port: int, batch: int, kv_tokens: int, threads: int
+    path: Path,
+    port: int,
+    batch: int,
+    kv_tokens: int,
+    threads: int,
+    dtype: str = "auto",
+    prefix_cache: int = 8192,
 ) -> list[str]:
     return [
         sys.executable, "-m", "inference", "serve", "--model", str(path),
         "--port", str(port), "--max-batch-size", str(batch),
-        "--num-threads", str(threads),
+        "--num-threads", str(threads), "--dtype", dtype,
+        "--prefix-cache-tokens", str(prefix_cache),
         "--kv-cache-tokens", str(kv_tokens), "--no-fallback", "--log-level", "warning",
     ]  # fmt: skip
 
@@ -362,6 +383,92 @@ def bench_model(
     return rows, summary
 
 
+QUESTION = (
+    "请详细解释一下这个问题的背景和细节。Please explain the background in detail. "
+)
+
+
+async def conversation_ttft(
+    url: str, model: str, turns: int, answer_tokens: int = 32
+) -> tuple[float, float, int]:
+    """TTFT of turn 1 and of turn `turns` of one chat, run in order as a chat runs.
+
+    Every turn sends the whole history with the model's own earlier answers (as
+    the bot does) and a question of ~100 tokens; by turn 10 the prompt holds about
+    2k tokens. Returns (turn 1 TTFT, last turn TTFT, last prompt's characters).
+    """
+    salt = next(_ROUNDS) + 10_000
+    messages = [{"role": "system", "content": f"[{salt}] 你是一个有用的助手。" * 4}]
+    first = last = float("nan")
+    for turn in range(1, turns + 1):
+        messages.append({"role": "user", "content": f"第{turn}个问题: " + QUESTION * 4})
+        ttft, _, text = await one_client(url, model, messages, answer_tokens)
+        messages.append({"role": "assistant", "content": text})
+        first = ttft if turn == 1 else first
+        last = ttft
+    return first, last, sum(len(m["content"]) for m in messages)
+
+
+def served_model(url: str) -> str:
+    """The first model an OpenAI-compatible server lists."""
+    data = httpx.get(f"{url}/v1/models", timeout=10).json()
+    return str(data["data"][0]["id"])
+
+
+def bench_anchored(
+    path: Path, args: argparse.Namespace, tokens: int, reps: int
+) -> list[str]:
+    """Ours against already running servers (`--anchor`), rounds interleaved."""
+    sizes = [1, 8, 16]
+    work = Path(args.work)
+    port = free_port()
+    cmd = ours_cmd(path, port, 16, args.kv_tokens, args.threads, args.dtype)
+    rounds: dict[str, dict[int, list[Round]]] = {}
+    chats: dict[str, list[tuple[float, float, int]]] = {}
+    with server(cmd, work / "server-ours.log", port, args.threads) as ours:
+        urls = {"freechat": (ours, path.name)}
+        for spec in args.anchor:
+            name, url = spec.split("=", 1)
+            urls[name] = (url.rstrip("/"), served_model(url.rstrip("/")))
+        for name, (url, model) in urls.items():
+            asyncio.run(run_round(url, model, 2, 8))  # warm-up
+            rounds[name] = {n: [] for n in sizes}
+            chats[name] = []
+        for _ in range(reps):
+            for n in sizes:
+                for name, (url, model) in urls.items():
+                    result = asyncio.run(run_round(url, model, n, tokens))
+                    rounds[name][n].append(result)
+            for name, (url, model) in urls.items():
+                chats[name].append(asyncio.run(conversation_ttft(url, model, 10)))
+    rows = []
+    for name, by_n in rounds.items():
+        figures = {n: median_round(r) for n, r in by_n.items()}
+        turn1 = statistics.median(c[0] for c in chats[name])
+        size = chats[name][0][2]
+        turn10 = statistics.median(c[1] for c in chats[name])
+        rows.append(
+            f"| {name} | {figures[1].tokens_per_s:.1f} ({figures[1].ttft_p50 * 1000:.0f} ms)"
+            f" | {figures[8].tokens_per_s:.1f} ({figures[8].ttft_p50 * 1000:.0f} ms)"
+            f" | {figures[16].tokens_per_s:.1f} ({figures[16].ttft_p50 * 1000:.0f} ms)"
+            f" | {turn1 * 1000:.0f} / {turn10 * 1000:.0f} ms ({turn10 / turn1:.2f}x,"
+            f" {size} chars) |"
+        )
+        rounds[name] = {n: [figures[n]] for n in sizes}
+    ours_fig = {n: rounds["freechat"][n][0] for n in sizes}
+    for name in rounds:
+        if name == "freechat":
+            continue
+        theirs = {n: rounds[name][n][0] for n in sizes}
+        rows.append(
+            f"| ours / {name} | {ours_fig[1].tokens_per_s / theirs[1].tokens_per_s:.2f}x"
+            f" (TTFT {ours_fig[1].ttft_p50 / theirs[1].ttft_p50:.2f}x)"
+            f" | {ours_fig[8].tokens_per_s / theirs[8].tokens_per_s:.2f}x"
+            f" | {ours_fig[16].tokens_per_s / theirs[16].tokens_per_s:.2f}x | |"
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round, 32 tokens")
@@ -370,6 +477,21 @@ def main() -> int:
     parser.add_argument("--kv-tokens", type=int, default=4096)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="an OpenAI-compatible server already running (e.g. vLLM) to measure"
+        " side by side with ours; with it, only the --model-shape model is run",
+    )
+    parser.add_argument(
+        "--model-shape",
+        choices=["qwen3-0.6b"],
+        default=None,
+        help="bench the Qwen3-0.6B-shaped random model (28 layers, hidden 1024)",
+    )
+    parser.add_argument("--dtype", default="auto", help="our server's --dtype")
     parser.add_argument(
         "--threads",
         type=int,
@@ -383,6 +505,23 @@ def main() -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     demo = build_demo_model(work / "demo")
+    if args.anchor or args.model_shape:
+        path = build_random_model(
+            work / "qwen3-0.6b-shape", shape=QWEN3_06B_SHAPE, tokenizer_from=demo
+        )
+        anchored = bench_anchored(path, args, tokens, reps)
+        print(
+            f"\nQwen3-0.6B-shaped random model, {tokens} greedy tokens per client,"
+            f" {args.threads} thread(s) each, our --dtype {args.dtype}, medians of"
+            f" {reps} round(s), load average before: {load_before}\n"
+        )
+        print(
+            "| server | N=1 tok/s (TTFT p50) | N=8 agg tok/s (TTFT p50)"
+            " | N=16 agg tok/s (TTFT p50) | chat TTFT turn 1 / turn 10 (~2k tokens) |"
+        )
+        print("|---|---|---|---|---|")
+        print("\n".join(anchored))
+        return 0
     models = {"demo (5M)": demo}
     if not args.skip_large:
         models["large (29M)"] = build_random_model(

@@ -2,6 +2,7 @@
 
     freechat inference [serve] [--model ID_OR_PATH] [--host H] [--port P] ...
     freechat inference demo-model PATH [--seed N]
+    freechat inference register --url http://HOST:PORT/v1 [--consul-url URL]
 
 The bot's CLI calls `main(sys.argv[2:])`; `python -m inference` does the same.
 """
@@ -75,6 +76,23 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="address other hosts reach this instance at (default: --host)",
     )
+    register = commands.add_parser(
+        "register",
+        help="keep an external OpenAI-compatible server in Consul while it is healthy",
+    )
+    register.add_argument(
+        "--url", required=True, help="its base URL, e.g. http://h:8000/v1"
+    )
+    register.add_argument("--consul-url", default="http://127.0.0.1:8500")
+    register.add_argument("--consul-service", default="freechat-inference")
+    register.add_argument("--interval", type=float, default=5.0, help="seconds")
+    register.add_argument(
+        "--unhealthy-after",
+        type=int,
+        default=2,
+        help="failed checks in a row before it is deregistered",
+    )
+    register.add_argument("--instance-id", default=None)
     demo = commands.add_parser("demo-model", help="build the tiny offline demo model")
     demo.add_argument("path")
     demo.add_argument("--seed", type=int, default=0)
@@ -163,9 +181,36 @@ async def _serve_registered(server: Any, registration: Any) -> None:
                 )
 
 
+def _register(args: argparse.Namespace) -> int:
+    from .register import ExternalEngine
+
+    try:
+        engine = ExternalEngine(
+            args.url,
+            args.consul_url,
+            args.consul_service,
+            interval=args.interval,
+            unhealthy_after=args.unhealthy_after,
+            instance_id=args.instance_id,
+        )
+    except ValueError as exc:
+        print(f"freechat inference register: {exc}", file=sys.stderr)
+        return 2
+
+    async def watch() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await engine.run(stop)
+
+    asyncio.run(watch())
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run `freechat inference` with `argv` (the arguments after `inference`)."""
-    known = {"serve", "demo-model", "-h", "--help"}
+    known = {"serve", "demo-model", "register", "-h", "--help"}
     if not argv or argv[0] not in known:
         argv = ["serve", *argv]
     args = _parser().parse_args(argv)
@@ -177,6 +222,8 @@ def main(argv: list[str]) -> int:
 
         print(build_demo_model(args.path, seed=args.seed))
         return 0
+    if args.command == "register":
+        return _register(args)
     return _serve(args)
 
 

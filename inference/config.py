@@ -33,7 +33,10 @@ class InferenceConfig(BaseModel):
     device: str = Field(default="cpu", description="torch device, e.g. cpu or cuda:0.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
-        description="auto: float32 on CPU, the checkpoint's dtype on GPUs.",
+        description=(
+            "auto: bfloat16 on CPUs with bfloat16 instructions (avx512_bf16, amx),"
+            " float32 on other CPUs, the checkpoint's dtype on GPUs."
+        ),
     )
     revision: str | None = None
     trust_remote_code: bool = False

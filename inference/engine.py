@@ -116,6 +116,7 @@ class _Row:
     done: bool = False
     fill: RowFill | None = None  # while its prompt is prefilled in chunks
     pending: list[TokenLogprob] = field(default_factory=list)
+    output: list[int] = field(default_factory=list)  # for the prefix cache
 
 
 def _length_groups(rows: list[_Row]) -> list[list[_Row]]:
@@ -439,6 +440,8 @@ class Engine:
         eos = self.loaded.eos_token_ids
         for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
             row.generated += 1
+            if self.prefix_cache.enabled:
+                row.output.append(token)
             if logprob is not None:
                 row.pending.append(logprob)
             finish: str | None = None
@@ -472,9 +475,15 @@ class Engine:
         keep = [i for i, row in enumerate(self._rows) if not gone(row)]
         if len(keep) == len(self._rows):
             return
-        if reason is not None:
-            for row in self._rows:
-                if gone(row):
-                    out.append((row.request, StreamEvent("", row.generated, reason)))
+        for i, row in enumerate(self._rows):
+            if not gone(row):
+                continue
+            if reason is not None:
+                out.append((row.request, StreamEvent("", row.generated, reason)))
+            elif row.output:
+                # The answer is the next turn's history: cache it with its prompt.
+                # (The last token chosen was never fed back, so it has no KV.)
+                ids = row.request.prompt_ids + row.output[:-1]
+                self.prefix_cache.store(ids, batch.prompt_kv(i, len(ids)))
         self._rows = [self._rows[i] for i in keep]
         batch.keep(keep)

@@ -28,6 +28,7 @@ from .protocol import ChatMessage, Tool
 
 log = logging.getLogger(__name__)
 
+_NOT_UNICODE = "text is not valid Unicode (a lone surrogate?)"
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -210,6 +211,11 @@ class InferenceService:
             )
         except TemplateError as exc:  # e.g. roles the template does not accept
             raise RequestRejectedError(f"chat template: {exc}") from exc
+        except (
+            TypeError,
+            UnicodeError,
+        ) as exc:  # the tokenizer refuses lone surrogates
+            raise RequestRejectedError(_NOT_UNICODE) from exc
         # transformers 5 returns a BatchEncoding here, older versions a list.
         ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
         return [int(i) for i in ids]
@@ -218,6 +224,8 @@ class InferenceService:
         """Token ids of plain text, without special tokens."""
         if self.loaded is None:
             raise EngineStoppedError("the model is not loaded yet")
-        return [
-            int(i) for i in self.loaded.tokenizer.encode(text, add_special_tokens=False)
-        ]
+        try:
+            ids = self.loaded.tokenizer.encode(text, add_special_tokens=False)
+        except (TypeError, UnicodeError) as exc:
+            raise RequestRejectedError(_NOT_UNICODE) from exc
+        return [int(i) for i in ids]

@@ -158,3 +158,20 @@ async def test_chunked_prefill_keeps_streams_flowing(
         running.cancel()
     finally:
         await eng.stop()
+
+
+async def test_answer_is_cached_for_the_next_turn(
+    engine: Engine, demo_loaded: LoadedModel
+) -> None:
+    first = chat(demo_loaded, "一个问题 about the answer cache")
+    request = engine.submit(
+        first, SamplingParams(max_tokens=40, temperature=0.0, logprobs=0)
+    )
+    answer = [item.token async for event in request.stream() for item in event.logprobs]
+    assert len(answer) == 40
+    follow = [*first, *answer, *range(300, 340)]
+    before = engine.cached_tokens_total
+    await run(engine, follow, GREEDY)
+    block = engine.config.prefix_block_tokens
+    # Prompt and answer (but its last token, never fed back) came from the cache.
+    assert engine.cached_tokens_total - before == (len(first) + 39) // block * block

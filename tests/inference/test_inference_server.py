@@ -134,6 +134,19 @@ async def test_unsupported_field_is_400_naming_it(live: LiveServer) -> None:
     assert choice.json()["error"]["param"] == "tool_choice"
 
 
+async def test_lone_surrogate_is_400_not_500(live: LiveServer) -> None:
+    raw = b'{"messages": [{"role": "user", "content": "hi \\ud800"}], "max_tokens": 2}'
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        chat = await http.post("/v1/chat/completions", content=raw, headers=headers)
+        count = await http.post(
+            "/v1/tokenize", content=b'{"text": "\\udfff x"}', headers=headers
+        )
+    assert chat.status_code == 400
+    assert "Unicode" in chat.json()["error"]["message"]
+    assert count.status_code == 400
+
+
 async def test_separate_reasoning_keeps_plain_content(live: LiveServer) -> None:
     """Output without a <think> block is all content, reasoning_content null."""
     async with httpx.AsyncClient(base_url=live.url) as http:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from inference.loader import LoadedModel
 from inference.reasoning import ReasoningSplitter
 from inference.textstream import StopMatcher, TextStream
@@ -79,3 +81,36 @@ def test_incomplete_utf8_is_held_until_complete(demo_loaded: LoadedModel) -> Non
     pieces = [stream.push(i)[0] for i in ids]
     assert "".join(pieces) == char
     assert all(p in ("", char) for p in pieces)
+
+
+def test_decode_attention_matches_sdpa() -> None:
+    """The grouped one-query path equals SDPA, padding mask and GQA included."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from inference.attention import decode_attention
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.num_key_value_groups = 4  # type: ignore[assignment]
+    module.is_causal = True  # type: ignore[assignment]
+    query = torch.randn(3, 8, 1, 16)
+    key, value = torch.randn(3, 2, 10, 16), torch.randn(3, 2, 10, 16)
+    mask = torch.ones(3, 1, 1, 10, dtype=torch.bool)
+    mask[1, :, :, :4] = False  # a left-padded row
+    for m in (None, mask):
+        mine, _ = decode_attention(module, query, key, value, m, scaling=0.25)
+        theirs, _ = sdpa_attention_forward(module, query, key, value, m, scaling=0.25)
+        assert mine.shape == theirs.shape == (3, 1, 8, 16)
+        assert torch.allclose(mine, theirs, atol=1e-5)
+
+
+def test_bf16_chosen_by_cpu_flags(tmp_path: Path) -> None:
+    from inference.loader import cpu_has_bf16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
+    assert cpu_has_bf16(str(info))
+    info.write_text("processor : 0\nflags : fpu avx2 avx512f\n")
+    assert not cpu_has_bf16(str(info))
+    assert not cpu_has_bf16(str(tmp_path / "missing"))
