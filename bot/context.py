@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.content import Part, prompt_content
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -21,9 +23,10 @@ class PromptMessage:
     """One message of the prompt sent to the model."""
 
     role: Role
-    content: str
+    #: a plain string, or OpenAI content parts (text and ``image_url``)
+    content: str | list[dict[str, Any]]
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {"role": self.role, "content": self.content}
 
 
@@ -98,6 +101,9 @@ class ChatContext:
     bot_id: str = ""
     message_id: str = ""
     is_admin: bool = False
+    #: the message as typed parts (images, quotes, files...) when the platform
+    #: gave more than text; ``text`` stays the message's own text
+    parts: list[Part] = field(default_factory=list)
     #: earlier turns of this session, oldest first (filled by the history plugin,
     #: trimmed by the budget plugin); the prompt is system + history + ``text``
     history: list[PromptMessage] = field(default_factory=list)
@@ -136,11 +142,13 @@ class ChatContext:
         self.reply = text_stream(text)
         self.stopped_by = reason
 
-    def prompt(self) -> list[dict[str, str]]:
-        """The prompt as OpenAI-style message dicts: system, history, the message."""
-        msgs: list[dict[str, str]] = []
+    def prompt(self) -> list[dict[str, Any]]:
+        """The prompt as OpenAI-style message dicts: system, history, the message
+        (a plain string, or content parts when it carries an image)."""
+        msgs: list[dict[str, Any]] = []
         if self.system_prompt:
             msgs.append({"role": "system", "content": self.system_prompt})
         msgs.extend(m.as_dict() for m in self.history)
-        msgs.append({"role": "user", "content": self.text})
+        content = prompt_content(self.text, self.parts) if self.parts else self.text
+        msgs.append({"role": "user", "content": content})
         return msgs

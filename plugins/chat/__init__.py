@@ -18,7 +18,8 @@ from bot.platform import get_platform
 from bot.runtime import get_runtime
 
 from .config import Config
-from .core import Admission, looks_like_command, run_chain
+from .core import Admission, looks_like_command
+from .rich import answer_rich
 
 __plugin_meta__ = PluginMetadata(
     name="chat",
@@ -87,7 +88,9 @@ async def _answer(bot: Bot, event: Event) -> None:
         else:
             ctx.max_tokens = ctx.max_tokens or settings.llm.max_tokens
             ctx.system_prompt = ctx.system_prompt or settings.llm.system_prompt
-            await run_chain(ctx, chain, rt.llm, error_message=config.chat_error_message)
+            await answer_rich(
+                ctx, chain, rt.llm, settings, error_message=config.chat_error_message
+            )
         await platform.deliver(bot, event, ctx)
     except Exception:
         ERRORS.labels("delivery").inc()

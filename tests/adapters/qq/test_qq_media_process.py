@@ -1,0 +1,147 @@
+"""Images and quotes from QQ reach the model through the whole bot (``freechat
+run``, a NapCat-like client, the OpenAI stub): an image from a listed host as an
+``image_url`` part, one from any other host never fetched and the user told."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from bot.vision import NOTICES
+from tests.adapters.qq.napcat import NapCat, text_of
+from tests.conftest import free_port
+
+TOKEN = "media-process-token"
+
+
+def config(**extra: Any) -> dict[str, Any]:
+    return {
+        "adapters": {"qq": {"access_token": TOKEN, "min_interval": 0}},
+        "llm": {"vision": "on"},
+        **extra,
+    }
+
+
+class ImageServer:
+    """A loopback HTTP server with one PNG, counting the requests it gets."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.port = free_port()
+        out = io.BytesIO()
+        Image.new("RGB", (40, 30), (200, 30, 30)).save(out, format="PNG")
+        self.png = out.getvalue()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/pic.png?rkey=abc"
+
+    async def _pic(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        return web.Response(body=self.png, content_type="image/png")
+
+
+@pytest.fixture
+async def images() -> AsyncIterator[ImageServer]:
+    server = ImageServer()
+    app = web.Application()
+    app.router.add_get("/pic.png", server._pic)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", server.port).start()
+    yield server
+    await runner.cleanup()
+
+
+async def connect(bp: Any) -> NapCat:
+    url = f"ws://127.0.0.1:{bp.port}/onebot/v11/ws"
+    return await NapCat(url, 10001, TOKEN).connect()
+
+
+def at_with_image(peer: NapCat, url: str, text: str = "") -> dict[str, Any]:
+    segments: list[dict[str, Any]] = [{"type": "at", "data": {"qq": "10001"}}]
+    if text:
+        segments.append({"type": "text", "data": {"text": f" {text}"}})
+    segments.append({"type": "image", "data": {"file": "pic.png", "url": url}})
+    return peer.group_segments(segments)
+
+
+async def test_image_from_a_listed_host_reaches_the_model(
+    bot_process: Any, openai_stub: Any, images: ImageServer
+) -> None:
+    openai_stub.set_default("a red rectangle")
+    bp = await bot_process(config(media={"allowed_hosts": {"qq": ["127.0.0.1"]}}))
+    peer = await connect(bp)
+    try:
+        await peer.send_event(at_with_image(peer, images.url, "what is this?"))
+        await peer.send_event(at_with_image(peer, images.url))  # an image alone
+        sends = await peer.wait_sends(2, timeout=30)
+    finally:
+        await peer.close()
+    assert [text_of(c) for c in sends] == ["a red rectangle"] * 2
+    assert images.hits == 2
+    contents = [r["messages"][-1]["content"] for r in openai_stub.requests]
+    alone, with_text = sorted(contents, key=len)  # answered concurrently
+    assert with_text[0] == {"type": "text", "text": "what is this?"}
+    assert [p["type"] for p in with_text] == ["text", "image_url"]
+    assert [p["type"] for p in alone] == ["image_url"]
+    uri = alone[0]["image_url"]["url"]
+    assert uri.startswith("data:image/jpeg;base64,")
+    shown = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert shown.size == (40, 30)
+
+
+async def test_image_from_an_unlisted_host_is_not_fetched_and_the_user_told(
+    bot_process: Any, openai_stub: Any, images: ImageServer
+) -> None:
+    openai_stub.set_default("I read your text")
+    bp = await bot_process(config())  # the default list: QQ's CDNs only
+    peer = await connect(bp)
+    try:
+        await peer.send_event(at_with_image(peer, images.url, "what is this?"))
+        await peer.send_event(at_with_image(peer, images.url))
+        sends = await peer.wait_sends(3, timeout=30)
+    finally:
+        await peer.close()
+    assert images.hits == 0
+    texts = [text_of(c) for c in sends]
+    # the segment delivery sends the notice as a message of its own
+    assert texts.count(NOTICES["refused"]) == 2
+    assert "I read your text" in texts
+    # the text still reached the model, the image as a placeholder; the image
+    # alone did not cost a model call
+    (request,) = openai_stub.requests
+    assert request["messages"][-1]["content"] == "what is this?\n[image]"
+
+
+async def test_quoted_text_reaches_the_model(
+    bot_process: Any, openai_stub: Any
+) -> None:
+    bp = await bot_process(config())
+    peer = await connect(bp)
+    try:
+        peer.stored_message(
+            424242, [{"type": "text", "data": {"text": "the sky is green"}}]
+        )
+        await peer.send_event(
+            peer.group_segments(
+                [
+                    {"type": "reply", "data": {"id": "424242"}},
+                    {"type": "at", "data": {"qq": "10001"}},
+                    {"type": "text", "data": {"text": " is this true?"}},
+                ]
+            )
+        )
+        await peer.wait_sends(1, timeout=30)
+    finally:
+        await peer.close()
+    (request,) = openai_stub.requests
+    assert request["messages"][-1]["content"] == (
+        "[quote] quoted: the sky is green\nis this true?"
+    )
