@@ -4,6 +4,7 @@ run``, a NapCat-like client, the OpenAI stub): an image from a listed host as an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.vision import NOTICES
+from tests.adapters.qq.adapter_harness import eventually
 from tests.adapters.qq.napcat import NapCat, text_of
 from tests.conftest import free_port
 
@@ -145,3 +147,43 @@ async def test_quoted_text_reaches_the_model(
     assert request["messages"][-1]["content"] == (
         "[quote] quoted: the sky is green\nis this true?"
     )
+
+
+async def test_a_burst_is_answered_once_and_the_next_waits_its_turn(
+    bot_process: Any, openai_stub: Any
+) -> None:
+    bp = await bot_process(config(plugins={"chat": {"merge_window": 2}}))
+    peer = await connect(bp)
+    try:
+        for text in ("hi", "quick question", "what is 2+2?"):
+            await peer.send_event(peer.group_message(text))
+            await asyncio.sleep(0.3)
+        (answer,) = await peer.wait_sends(1, timeout=30)
+        await asyncio.sleep(2.5)  # a second answer to the burst would show by now
+        assert len(peer.sends()) == 1
+        assert text_of(answer) == "Hello from the stub."
+        (request,) = openai_stub.requests
+        assert request["messages"][-1]["content"] == "hi\nquick question\nwhat is 2+2?"
+
+        # queue: a message while the answer is being written waits behind it
+        openai_stub.reset()
+        openai_stub.set_default("x" * 40, delay=0.05, chunk_chars=1)
+        await peer.send_event(peer.group_message("first"))
+        await eventually(lambda: openai_stub.open_streams == 1, 30)
+        await peer.send_event(peer.group_message("second"))
+        seen: list[tuple[int, int]] = []
+
+        def second_asked() -> bool:
+            seen.append((len(openai_stub.requests), openai_stub.state.completed))
+            return len(openai_stub.requests) >= 2
+
+        await eventually(second_asked, 30)
+        await peer.wait_sends(3, timeout=30)
+    finally:
+        await peer.close()
+    # when the second request came, the first answer was complete
+    assert seen[-1] == (2, 1)
+    assert [r["messages"][-1]["content"] for r in openai_stub.requests] == [
+        "first",
+        "second",
+    ]
