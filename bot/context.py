@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.content import Part, prompt_content
+from bot.content import Part, prompt_content, text_view
 
 Role = Literal["system", "user", "assistant"]
 
@@ -141,6 +141,11 @@ class ChatContext:
         """Answer with a fixed text and mark the chain as stopped (no model call)."""
         self.reply = text_stream(text)
         self.stopped_by = reason
+
+    def text_with_parts(self) -> str:
+        """The message as plain text: quotes, placeholders, images as "[image]"
+        (what the history keeps: images by reference, never their bytes)."""
+        return text_view(self.text, self.parts) if self.parts else self.text
 
     def prompt(self) -> list[dict[str, Any]]:
         """The prompt as OpenAI-style message dicts: system, history, the message
