@@ -143,7 +143,8 @@ class MediaSettings(BaseModel):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_MEDIA_HOSTS.items()}
     )
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    timeout: float = Field(15.0, gt=0)
+    #: seconds for the whole fetch: a hung host must not hold the answer long
+    timeout: float = Field(6.0, gt=0)
     #: longest side of an image after downscaling, before any model sees it
     max_side: int = Field(1568, ge=64, le=8192)
     #: images per message; more are shown as "[image]"

@@ -41,8 +41,14 @@ def _text(message: Message | list[Any], self_id: str = "") -> tuple[str, list[Pa
     texts: list[str] = []
     parts: list[Part] = []
     for seg in message:
-        kind = seg.type if hasattr(seg, "type") else seg.get("type")
-        data = (seg.data if hasattr(seg, "data") else seg.get("data")) or {}
+        # stock segments, or the raw dicts of a forwarded bundle (NapCat's JSON:
+        # anything may be missing or of the wrong type)
+        if isinstance(seg, dict):
+            kind, data = seg.get("type"), seg.get("data")
+        else:
+            kind, data = getattr(seg, "type", None), getattr(seg, "data", None)
+        if not isinstance(data, dict):
+            data = {}
         if kind == "text":
             piece = str(data.get("text", "")).strip()
             if piece:
@@ -111,13 +117,17 @@ async def _forward(bot: Any, forward_id: str, wait: float) -> QuotePart:
     except Exception as exc:  # the bundle is optional context, the message is not
         log.warning("get_forward_msg %s failed: %r", forward_id, exc)
         return QuotePart(FORWARDED)
-    nodes = (data.get("messages") or []) if isinstance(data, dict) else []
+    nodes = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(nodes, list):
+        nodes = []
     lines: list[str] = []
     size = 0
     for node in nodes[:FORWARD_MESSAGES]:
         if not isinstance(node, dict):
             continue
-        sender = node.get("sender") or {}
+        sender = node.get("sender")
+        if not isinstance(sender, dict):
+            sender = {}
         name = str(
             sender.get("card") or sender.get("nickname") or node.get("user_id", "")
         )
@@ -127,9 +137,9 @@ async def _forward(bot: Any, forward_id: str, wait: float) -> QuotePart:
         text, inner = _text(raw if isinstance(raw, list) else [])
         shown = " ".join(s for s in (text, *(placeholder(p) for p in inner)) if s)
         line = f"{name}: {shown}"
-        size += len(line)
-        if size > FORWARD_CHARS:
-            lines.append("...")
+        if size + len(line) > FORWARD_CHARS:
+            lines.append(line[: FORWARD_CHARS - size] + "...")
             break
+        size += len(line)
         lines.append(line)
     return QuotePart("\n".join(lines) or FORWARDED, sender="forwarded messages")
