@@ -48,13 +48,22 @@ class ImageServer:
         self.hits += 1
         return web.Response(body=self.png, content_type="image/png")
 
+    async def _hang(self, request: web.Request) -> web.StreamResponse:
+        self.hits += 1
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        await response.prepare(request)
+        await response.write(self.png[:20])
+        await asyncio.sleep(3600)  # the rest never comes
+        return response
+
 
 @pytest.fixture
 async def images() -> AsyncIterator[ImageServer]:
     server = ImageServer()
     app = web.Application()
     app.router.add_get("/pic.png", server._pic)
-    runner = web.AppRunner(app)
+    app.router.add_get("/hang.png", server._hang)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)  # the hung handler
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", server.port).start()
     yield server
@@ -118,6 +127,25 @@ async def test_image_from_an_unlisted_host_is_not_fetched_and_the_user_told(
     assert "I read your text" in texts
     # the text still reached the model, the image as a placeholder; the image
     # alone did not cost a model call
+    (request,) = openai_stub.requests
+    assert request["messages"][-1]["content"] == "what is this?\n[image]"
+
+
+async def test_a_hung_image_host_costs_the_answer_only_media_timeout(
+    bot_process: Any, openai_stub: Any, images: ImageServer
+) -> None:
+    openai_stub.set_default("I read your text")
+    media = {"allowed_hosts": {"qq": ["127.0.0.1"]}, "timeout": 1}
+    bp = await bot_process(config(media=media))
+    peer = await connect(bp)
+    try:
+        url = images.url.replace("pic.png", "hang.png")
+        await peer.send_event(at_with_image(peer, url, "what is this?"))
+        sends = await peer.wait_sends(2, timeout=30)
+    finally:
+        await peer.close()
+    assert images.hits == 1
+    assert [text_of(c) for c in sends] == [NOTICES["failed"], "I read your text"]
     (request,) = openai_stub.requests
     assert request["messages"][-1]["content"] == "what is this?\n[image]"
 
