@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.content import Part, prompt_content, text_view
 from bot.text import clean_text
 
 Role = Literal["system", "user", "assistant"]
@@ -23,9 +24,10 @@ class PromptMessage:
     """One message of the prompt sent to the model."""
 
     role: Role
-    content: str
+    #: a plain string, or OpenAI content parts (text and ``image_url``)
+    content: str | list[dict[str, Any]]
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {"role": self.role, "content": self.content}
 
 
@@ -100,6 +102,9 @@ class ChatContext:
     bot_id: str = ""
     message_id: str = ""
     is_admin: bool = False
+    #: the message as typed parts (images, quotes, files...) when the platform
+    #: gave more than text; ``text`` stays the message's own text
+    parts: list[Part] = field(default_factory=list)
     #: earlier turns of this session, oldest first (filled by the history plugin,
     #: trimmed by the budget plugin); the prompt is system + history + ``text``
     history: list[PromptMessage] = field(default_factory=list)
@@ -144,11 +149,18 @@ class ChatContext:
         self.reply = text_stream(text)
         self.stopped_by = reason
 
-    def prompt(self) -> list[dict[str, str]]:
-        """The prompt as OpenAI-style message dicts: system, history, the message."""
-        msgs: list[dict[str, str]] = []
+    def text_with_parts(self) -> str:
+        """The message as plain text: quotes, placeholders, images as "[image]"
+        (what the history keeps: images by reference, never their bytes)."""
+        return text_view(self.text, self.parts) if self.parts else self.text
+
+    def prompt(self) -> list[dict[str, Any]]:
+        """The prompt as OpenAI-style message dicts: system, history, the message
+        (a plain string, or content parts when it carries an image)."""
+        msgs: list[dict[str, Any]] = []
         if self.system_prompt:
             msgs.append({"role": "system", "content": self.system_prompt})
         msgs.extend(m.as_dict() for m in self.history)
-        msgs.append({"role": "user", "content": self.text})
+        content = prompt_content(self.text, self.parts) if self.parts else self.text
+        msgs.append({"role": "user", "content": content})
         return msgs

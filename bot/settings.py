@@ -118,6 +118,51 @@ class LLMSettings(BaseModel):
     #: requests in flight per endpoint; past it a message is answered "the model
     #: is not responding" at once instead of waiting for a slot
     max_in_flight_per_endpoint: int = Field(256, ge=1)
+    #: whether the model sees images: ``on``, ``off`` (images become "[image]" and
+    #: the user is told once), ``auto`` (``on`` when the name of the model
+    #: answering, or of the first model the endpoint lists, matches ``vision_models``)
+    vision: Literal["auto", "on", "off"] = "auto"
+    #: model names (glob patterns) that take images, for ``vision: auto``
+    vision_models: list[str] = Field(
+        default_factory=lambda: [
+            "*-vl*",
+            "*vision*",
+            "*llava*",
+            "gpt-4o*",
+            "gpt-4.1*",
+            "gemini*",
+            "claude*",
+        ]
+    )
+
+
+#: hosts the platforms serve their users' media from
+DEFAULT_MEDIA_HOSTS: dict[str, list[str]] = {
+    "qq": [
+        "*.qpic.cn",
+        "multimedia.nt.qq.com.cn",
+        "*.qq.com.cn",
+        "*.qlogo.cn",
+        "*.photo.store.qq.com",
+    ],
+}
+
+
+class MediaSettings(BaseModel):
+    """Fetching the images users send (``bot.media``): only from listed hosts."""
+
+    #: per platform (``"*"``: every platform): exact names, ``*.suffix``, IPs or
+    #: CIDR ranges; private and loopback addresses only when listed by IP/CIDR
+    allowed_hosts: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_MEDIA_HOSTS.items()}
+    )
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    #: seconds for the whole fetch: a hung host must not hold the answer long
+    timeout: float = Field(6.0, gt=0)
+    #: longest side of an image after downscaling, before any model sees it
+    max_side: int = Field(1568, ge=64, le=8192)
+    #: images per message; more are shown as "[image]"
+    max_images: int = Field(4, ge=0, le=16)
 
 
 class RegistrySettings(BaseModel):
@@ -166,6 +211,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     #: enabled adapters, each with its settings (``{}`` for defaults)
     adapters: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: _sections(DEFAULT_ADAPTERS)

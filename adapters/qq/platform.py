@@ -23,6 +23,8 @@ from bot.delivery import deliver_configured
 from bot.metrics import MESSAGES_OUT
 from bot.platform import Platform, is_superuser
 
+from .content import looked_up, message_parts
+
 PLATFORM = "qq"
 
 
@@ -30,7 +32,7 @@ async def context_factory(bot: Any, event: Any) -> ChatContext | None:
     if not isinstance(event, MessageEvent):
         return None
     config = bot.adapter.qq_config
-    text = event.get_plaintext().strip()
+    text, parts = message_parts(bot, event)
     group_id: str | None = None
     if isinstance(event, GroupMessageEvent):
         group_id = str(event.group_id)
@@ -45,7 +47,8 @@ async def context_factory(bot: Any, event: Any) -> ChatContext | None:
         text = woken
     elif event.message_type != "private":
         return None
-    if not text:
+    parts = await looked_up(bot, event, parts)
+    if not text and not parts:
         return None
     user_id = str(event.user_id)
     return ChatContext(
@@ -53,6 +56,7 @@ async def context_factory(bot: Any, event: Any) -> ChatContext | None:
         user_id=user_id,
         group_id=group_id,
         text=text,
+        parts=parts,
         message_id=str(event.message_id),
         bot_id=str(bot.self_id),
         is_admin=is_superuser(bot, PLATFORM, user_id),

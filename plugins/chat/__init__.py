@@ -10,15 +10,18 @@ from nonebot.adapters import Bot, Event
 from nonebot.matcher import current_bot, current_event
 from nonebot.plugin import PluginMetadata
 
+from bot.burst import Bursts, until_cancelled
 from bot.chain import chain
+from bot.context import ChatContext
 from bot.dispatch import handled, set_chat
 from bot.metrics import ERRORS, MESSAGES_IN, SHED
 from bot.outbound import own_sends
-from bot.platform import get_platform
+from bot.platform import Platform, get_platform
 from bot.runtime import get_runtime
 
 from .config import Config
-from .core import Admission, looks_like_command, run_chain
+from .core import Admission, looks_like_command
+from .rich import answer_rich
 
 __plugin_meta__ = PluginMetadata(
     name="chat",
@@ -31,6 +34,7 @@ __plugin_meta__ = PluginMetadata(
 log = logging.getLogger(__name__)
 config = get_plugin_config(Config)
 _admission: Admission | None = None
+bursts = Bursts(config.chat_merge_window, config.chat_merge_mode)
 
 chat = on_message(priority=99, block=True)
 
@@ -72,6 +76,16 @@ async def _answer(bot: Bot, event: Event) -> None:
             ctx.respond(config.chat_unknown_command_message, reason="unknown_command")
             await platform.deliver(bot, event, ctx)
         return
+    merged = await bursts.gather(ctx)
+    if merged is None:
+        return  # joined a burst that the call of its first message answers
+    async with bursts.turn(merged):
+        await _answer_model(bot, event, platform, merged)
+
+
+async def _answer_model(
+    bot: Bot, event: Event, platform: Platform, ctx: ChatContext
+) -> None:
     rt = get_runtime()
     settings = rt.settings
     MESSAGES_IN.labels(ctx.platform).inc()
@@ -87,7 +101,11 @@ async def _answer(bot: Bot, event: Event) -> None:
         else:
             ctx.max_tokens = ctx.max_tokens or settings.llm.max_tokens
             ctx.system_prompt = ctx.system_prompt or settings.llm.system_prompt
-            await run_chain(ctx, chain, rt.llm, error_message=config.chat_error_message)
+            await answer_rich(
+                ctx, chain, rt.llm, settings, error_message=config.chat_error_message
+            )
+            if bursts.mode == "interrupt" and bursts.window > 0:
+                ctx.reply = until_cancelled(ctx, ctx.reply)
         await platform.deliver(bot, event, ctx)
     except Exception:
         ERRORS.labels("delivery").inc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Config(BaseModel):
@@ -23,3 +23,10 @@ class Config(BaseModel):
     chat_unknown_command_message: str = (
         "Unknown command, see /help. 未知命令，请发送 /help 查看帮助。"
     )
+    #: seconds in which one user's messages in one chat are merged into one
+    #: question answered once (0 = off; 2 suggested for groups)
+    chat_merge_window: float = Field(0.0, ge=0, le=60)
+    #: with a merge window, a message that comes while the same user's answer is
+    #: being written: waits behind it (``queue``), stops it (``interrupt``) or is
+    #: answered at the same time (``parallel``)
+    chat_merge_mode: Literal["queue", "interrupt", "parallel"] = "queue"

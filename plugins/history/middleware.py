@@ -115,7 +115,7 @@ class Saver:
             answer = None
         rows = store.exchange_rows(
             conversation_id,
-            user_text=ctx.text,
+            user_text=ctx.text_with_parts(),
             platform_msg_id=ctx.message_id,
             answer=answer,
             reasoning=reasoning,

@@ -37,6 +37,9 @@ class NapCat:
         self.error: Exception | None = None
         self.closed: asyncio.Event = asyncio.Event()
         self.message_ids = itertools.count(1)
+        #: what ``get_msg`` answers, by message id; ``get_forward_msg``, by id
+        self.stored: dict[int, dict[str, Any]] = {}
+        self.forwards: dict[str, list[dict[str, Any]]] = {}
 
     # -------------------------------------------------------------- connect
     def headers(self) -> dict[str, str]:
@@ -89,6 +92,10 @@ class NapCat:
             return {"message_id": next(self.message_ids)}
         if frame["action"] == "get_login_info":
             return {"user_id": self.self_id, "nickname": "napcat"}
+        if frame["action"] == "get_msg":
+            return self.stored.get(int(frame["params"]["message_id"]), {})
+        if frame["action"] == "get_forward_msg":
+            return {"messages": self.forwards.get(str(frame["params"]["id"]), [])}
         return {}
 
     async def _answer(self, frame: dict[str, Any]) -> None:
@@ -179,6 +186,28 @@ class NapCat:
                 "role": role,
             },
             "message_format": "array",
+        }
+
+    def group_segments(
+        self, segments: list[dict[str, Any]], *, user_id: int = 30001, **extra: Any
+    ) -> dict[str, Any]:
+        """A group message of the given segments (array format)."""
+        event = self.group_message("", user_id=user_id, at_self=False, **extra)
+        event["message"] = segments
+        event["raw_message"] = ""
+        return event
+
+    def stored_message(
+        self, message_id: int, segments: list[dict[str, Any]], *, user_id: int = 30002
+    ) -> None:
+        """Remember a message for ``get_msg`` like NapCat answers it."""
+        self.stored[message_id] = {
+            "time": int(time.time()),
+            "message_type": "group",
+            "message_id": message_id,
+            "real_id": message_id,
+            "sender": {"user_id": user_id, "nickname": "quoted", "card": ""},
+            "message": segments,
         }
 
     def private_message(

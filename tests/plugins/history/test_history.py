@@ -188,6 +188,24 @@ async def test_saves_what_the_user_saw_and_loads_it_next_time(
     ]
 
 
+async def test_media_is_kept_by_reference_with_the_quote(
+    database: str, runtime: Callable[..., Any], history_chain: MiddlewareChain
+) -> None:
+    from bot.content import ImagePart, QuotePart
+
+    runtime(MemoryState())
+    uri = "data:image/png;base64,iVBORw0KGgo="
+    parts = [
+        QuotePart("the sky is green", "Ann"),
+        ImagePart("https://x.qpic.cn/1", uri),
+    ]
+    ctx, _ = await talk(history_chain, "look", scripted(["ok"]), parts=parts)
+    assert await messages(ctx.extra["conversation_id"]) == [
+        ("user", "[quote] Ann: the sky is green\nlook\n[image]"),
+        ("assistant", "ok"),
+    ]
+
+
 async def test_blocked_input_and_failed_answers_are_not_saved_as_answers(
     database: str, runtime: Callable[..., Any], history_chain: MiddlewareChain
 ) -> None:
