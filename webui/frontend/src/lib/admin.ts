@@ -138,6 +138,7 @@ export const RESOURCES: Resource[] = [
       { key: 'before' }, { key: 'after' },
     ],
   },
+  { name: 'schedules', path: '/schedules', adminOnly: true, columns: [], paged: false },
   { name: 'logs', path: '/logs', adminOnly: true, columns: [], paged: false },
 ]
 
