@@ -1,7 +1,7 @@
 """The console in a real browser (Debian's Chromium through Playwright) against a
 real ``freechat run`` with a NapCat-like QQ client: sign in as admin, add a keyword
 and see it answer over QQ, set a group to wake on every message and see a plain
-group message answered, add a schedule and pause, run and remove it, look at the
+group message answered, watch the log stream, add a schedule and pause, run and remove it, look at the
 overview chart, and save a screenshot of every
 console page in light and in dark (under the test's temporary folder).
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 
 from tests.adapters.qq.napcat import text_of
 from tests.adapters.qq.test_qq_process import config, connect
@@ -166,6 +167,19 @@ async def test_console_in_the_browser(
             page.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
             await job.get_by_test_id("sched-remove").click()
             await expect(job).to_have_count(0)
+
+            # the log page streams: a line logged now shows up without a reload,
+            # its token masked
+            await page.get_by_test_id("nav-logs").click()
+            await expect(page.get_by_test_id("logs-state")).to_have_attribute(
+                "data-state", "live"
+            )
+            probe = bp.base_url.replace("http://", "ws://")
+            with pytest.raises(websockets.InvalidStatus):
+                await websockets.connect(f"{probe}/nowhere/ws?access_token=tok-x81Q")
+            logs = page.get_by_test_id("logs")
+            await expect(logs).to_contain_text("/nowhere/ws?access_token=***")
+            assert "tok-x81Q" not in await logs.inner_text()
 
             # the overview chart is drawn
             await page.get_by_test_id("nav-overview").click()
