@@ -81,6 +81,12 @@ async def test_console_in_the_browser(
             n = len(peer.sends())
             await peer.send_event(peer.private_message("请问营业时间？"))
             assert await _wait_sends(peer, n + 1) == "每天九点到五点"
+            conns = await page.evaluate(
+                "fetch('/api/admin/adapters').then(r => r.json())"
+            )
+            qq = next(c for c in conns if c["adapter"] == "OneBot V11")
+            assert qq["reconnects"] == 0
+            assert qq["last_event_at"] is not None  # the message just sent
 
             # the group shows up once the bot has seen it; wake it for everything
             await peer.send_event(peer.group_message("hello", group_id=777))

@@ -103,8 +103,9 @@ export const RESOURCES: Resource[] = [
   {
     name: 'adapters', path: '/adapters', adminOnly: false, paged: false,
     columns: [
-      { key: 'adapter' }, { key: 'self_id' }, { key: 'online' }, { key: 'connects' },
-      { key: 'connected_at' },
+      { key: 'adapter' }, { key: 'self_id' }, { key: 'online' }, { key: 'status' },
+      { key: 'reconnects' }, { key: 'connected_at' }, { key: 'last_event_at' },
+      { key: 'lease_holder' }, { key: 'lease_here' },
     ],
   },
   {
