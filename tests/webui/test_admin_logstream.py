@@ -58,6 +58,9 @@ async def test_live_log_for_admins_only(bot_process: Any) -> None:
             first = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert isinstance(first["lines"], list)
             assert len(first["lines"]) <= 50
+            await ws.send(b"\x00" * 4096)  # what the page sends is ignored
+            await ws.send("\ud800".encode("utf-8", "surrogatepass"))
+            await ws.send("hello")
             # a refused socket's URL is logged by the server, token and all
             probe = bp.base_url.replace("http://", "ws://")
             with pytest.raises(websockets.InvalidStatus):

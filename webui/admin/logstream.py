@@ -42,10 +42,10 @@ async def _admin(ws: WebSocket) -> int | None:
 
 
 async def _drain(ws: WebSocket) -> None:
-    """Read (and ignore) what the page sends, until it goes."""
+    """Read (and ignore) what the page sends, text or bytes, until it goes."""
     with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await ws.receive_text()
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
 
 
 def _lines_wanted(raw: str | None) -> int:
