@@ -191,7 +191,7 @@ def ilink_login(args: argparse.Namespace, settings: Settings, run: WithStore) ->
     )
 
     async def go() -> str:
-        return await login(base, wait_s=args.wait)
+        return await login(base, settings=settings, wait_s=args.wait)
 
     run(settings, go)
     print("iLink login confirmed; the token is stored. Start FreeChat with the "

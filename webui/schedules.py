@@ -46,7 +46,7 @@ def _plugin() -> Any:
     return plugin.module
 
 
-def _job(job: Any, service: Any) -> dict[str, Any]:
+def _job(job: Any, service: Any, last: Any = None) -> dict[str, Any]:
     nxt = service.next_run(job.name)
     return {
         "name": job.name,
@@ -60,6 +60,8 @@ def _job(job: Any, service: Any) -> dict[str, Any]:
         "failures": job.failures,
         "next_run": nxt.isoformat() if nxt else None,
         "created_by": job.created_by,
+        "last_run": last.started_at.isoformat() if last else None,
+        "last_outcome": last.outcome if last else None,
     }
 
 
@@ -79,8 +81,12 @@ async def list_jobs(
 ) -> dict[str, Any]:
     module = _plugin()
     jobs = await module.store.all_jobs()
+    # jobs are few (a hand-kept list): one small query each for the latest run
+    last = [(await module.store.runs(job.name, limit=1) or [None])[0] for job in jobs]
     return {
-        "jobs": [_job(job, module.service) for job in jobs],
+        "jobs": [
+            _job(job, module.service, run) for job, run in zip(jobs, last, strict=True)
+        ],
         "plugin_jobs": module.service.plugin_jobs(),
     }
 

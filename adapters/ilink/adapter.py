@@ -26,6 +26,7 @@ from typing_extensions import override
 
 from adapters.onebot.guard import BusyNotifier, EntryGate, RecentIds, handling_once
 from bot.platform import register_platform
+from bot.runtime import get_runtime, has_runtime
 from bot.send import register_sender
 
 from . import store
@@ -75,12 +76,16 @@ class Adapter(BaseAdapter):
         return await self.client.post(api, data)
 
     # -------------------------------------------------------------- lifecycle
+    async def _stored_token(self) -> str | None:
+        # sealed with the instance's secret: none outside a running FreeChat
+        if not has_runtime():
+            return None
+        return await store.get_token(get_runtime().settings)
+
     async def start(self) -> None:
         """Log in with the configured or stored token and start polling."""
         try:
-            token = self.ilink_config.ilink_token or await store.get_value(
-                store.TOKEN_KEY
-            )
+            token = self.ilink_config.ilink_token or await self._stored_token()
             if not token:
                 raise NotLoggedIn("no bot token")
             bot_id = await store.get_value(store.BOT_ID_KEY) or "ilink"

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 
 import qrcode
 
+from bot.settings import Settings
+
 from . import store
 from .client import ILinkClient
 from .config import DEFAULT_BASE_URL
@@ -44,12 +46,14 @@ def _show(out: TextIO, url: str) -> None:
 async def login(
     base_url: str = DEFAULT_BASE_URL,
     *,
+    settings: Settings,
     bot_type: int = 3,
     wait_s: float = 480.0,
     out: TextIO | None = None,
     poll_interval: float = 1.0,
 ) -> str:
-    """Show a login QR code, wait for the confirmation, store and return the token.
+    """Show a login QR code, wait for the confirmation, store (the token sealed with
+    ``settings``' instance secret) and return the token.
 
     Raises :class:`~adapters.ilink.exception.ILinkError` on failure or timeout.
     """
@@ -86,7 +90,7 @@ async def login(
                 code = await _new_code(client, bot_type, out)
                 scanned = False
             elif state == "confirmed":
-                return await _save(status, base_url, out)
+                return await _save(settings, status, base_url, out)
             await asyncio.sleep(poll_interval)
         raise ILinkError("login timed out")
     finally:
@@ -103,12 +107,14 @@ async def _new_code(client: ILinkClient, bot_type: int, out: TextIO) -> str:
     return str(data["qrcode"])
 
 
-async def _save(status: dict[str, Any], base_url: str, out: TextIO) -> str:
+async def _save(
+    settings: Settings, status: dict[str, Any], base_url: str, out: TextIO
+) -> str:
     token = status.get("bot_token")
     bot_id = status.get("ilink_bot_id")
     if not token or not bot_id:
         raise ILinkError("login confirmed but no bot token or bot id was returned")
-    await store.set_value(store.TOKEN_KEY, str(token))
+    await store.set_token(settings, str(token))
     await store.set_value(store.BOT_ID_KEY, str(bot_id))
     await store.set_value(store.BASE_URL_KEY, str(status.get("baseurl") or base_url))
     out.write(f"Logged in as {bot_id}. Restart FreeChat to start answering.\n")

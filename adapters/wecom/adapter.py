@@ -28,7 +28,7 @@ from bot.context import ChatContext
 from bot.delivery import deliver_stream
 from bot.dispatch import dispatch as handle_event
 from bot.platform import Platform, register_platform
-from bot.runtime import get_runtime
+from bot.runtime import get_runtime, has_runtime
 from bot.send import register_sender
 from bot.state import StateStore
 
@@ -132,7 +132,10 @@ class Adapter(BaseAdapter):
                 log.error("wecom %s: driver has no WebSocket client", bot_cfg.name)
                 continue
             lease = Lease(
-                lambda: self.state, f"wecom:lease:{bot_cfg.bot_id}", cfg.wecom_lease_ttl
+                lambda: self.state,
+                f"wecom:lease:{bot_cfg.bot_id}",
+                cfg.wecom_lease_ttl,
+                get_runtime().instance_id if has_runtime() else "",
             )
             conn = LongConnection(
                 bot_cfg, cfg, self.websocket, self._on_frame, self._on_status, lease
@@ -158,6 +161,19 @@ class Adapter(BaseAdapter):
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def connection_info(self) -> dict[str, dict[str, Any]]:
+        """Per long-connection bot, for the console: its status and who holds its
+        lease (this or another instance sharing the state)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, conn in self.connections.items():
+            holder = await conn.lease.holder() if conn.lease is not None else None
+            out[name] = {
+                "status": conn.status,
+                "lease_holder": holder,
+                "lease_here": conn.lease is not None and holder == conn.lease.owner,
+            }
+        return out
 
     def _on_status(self, conn: LongConnection, status: str) -> None:
         name = conn.bot.name

@@ -46,11 +46,23 @@ def new_req_id() -> str:
 class Lease:
     """Who of several instances holds the bot's one connection."""
 
-    def __init__(self, state: Callable[[], StateStore], key: str, ttl: float) -> None:
+    def __init__(
+        self,
+        state: Callable[[], StateStore],
+        key: str,
+        ttl: float,
+        instance: str = "",
+    ) -> None:
         self.state = state
         self.key = key
         self.ttl = ttl
-        self.owner = uuid.uuid4().hex
+        # the instance id first, so the console can tell who holds it
+        self.owner = f"{instance or 'instance'}/{uuid.uuid4().hex[:12]}"
+
+    async def holder(self) -> str | None:
+        """The owner that holds the lease now (any instance), or None."""
+        value = await self.state().get(self.key)
+        return None if value is None else str(value)
 
     async def acquire(self) -> bool:
         state = self.state()

@@ -123,9 +123,14 @@ async def test_ilink_login(settings_file: Path) -> None:
     assert "login confirmed" in out
     from adapters.ilink import store as kv
     from bot import store
+    from bot.settings import load_settings
 
     await store.init_store(f"sqlite://{settings_file.parent}/data/fc.db")
     try:
-        assert await kv.get_value(kv.TOKEN_KEY) == TOKEN
+        stored = await kv.get_value(kv.TOKEN_KEY)
+        assert stored is not None
+        assert TOKEN not in stored  # sealed with the instance's secret
+        settings = load_settings(settings_file)
+        assert await kv.get_token(settings) == TOKEN
     finally:
         await store.close_store()

@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's Chromium through Playwright) against a
 real ``freechat run`` with a NapCat-like QQ client: sign in as admin, add a keyword
 and see it answer over QQ, set a group to wake on every message and see a plain
-group message answered, look at the overview chart, and save a screenshot of every
+group message answered, watch the log stream, add a schedule and pause, run and remove it, look at the
+overview chart, and save a screenshot of every
 console page in light and in dark (under the test's temporary folder).
 
 The UI must be built into ``webui/static`` (``npm run build`` in webui/frontend).
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 
 from tests.adapters.qq.napcat import text_of
 from tests.adapters.qq.test_qq_process import config, connect
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "console-password-1"
 PAGES = ["overview", "groups", "keywords", "sensitive-words", "budgets", "personas",
-         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "logs"]  # fmt: skip
+         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "schedules", "logs"]  # fmt: skip
 
 
 async def _wait_sends(peer: Any, n: int) -> str:
@@ -39,7 +41,15 @@ async def test_console_in_the_browser(
     async_api = pytest.importorskip("playwright.async_api")
     openai_stub.set_default("model answer")
     bp = await bot_process(
-        config(plugins={"chat": {}, "admin": {}, "keywords": {}, "token_budget": {}})
+        config(
+            plugins={
+                "chat": {},
+                "admin": {},
+                "keywords": {},
+                "token_budget": {},
+                "scheduler": {"retries": 0},
+            }
+        )
     )
     bp.cli("user", "add", "root", "--role", "admin", input=PASSWORD + "\n")
     peer = await connect(bp)
@@ -71,6 +81,12 @@ async def test_console_in_the_browser(
             n = len(peer.sends())
             await peer.send_event(peer.private_message("请问营业时间？"))
             assert await _wait_sends(peer, n + 1) == "每天九点到五点"
+            conns = await page.evaluate(
+                "fetch('/api/admin/adapters').then(r => r.json())"
+            )
+            qq = next(c for c in conns if c["adapter"] == "OneBot V11")
+            assert qq["reconnects"] == 0
+            assert qq["last_event_at"] is not None  # the message just sent
 
             # the group shows up once the bot has seen it; wake it for everything
             await peer.send_event(peer.group_message("hello", group_id=777))
@@ -123,6 +139,53 @@ async def test_console_in_the_browser(
                 "营业时间"
             )
             assert len(asked) == 2
+
+            # a schedule added in the page is listed with its next run; paused,
+            # run now and removed (the last two ask first)
+            await page.get_by_test_id("nav-schedules").click()
+            form = page.get_by_test_id("sched-form")
+            await form.locator("input[name=name]").fill("morning")
+            await form.locator("select[name=trigger]").select_option("interval")
+            await form.locator("input[name=spec]").fill("3600")
+            await form.locator("input[name=targets]").fill("web:user:root")
+            await form.locator("select[name=action]").select_option("text")
+            await form.locator("input[name=payload]").fill("早安")
+            await page.get_by_test_id("sched-add").click()
+            job = page.get_by_test_id("sched-morning")
+            await expect(job).to_contain_text("every 3600 s")
+            await expect(job.locator("td[data-col=next_run]")).not_to_have_text("—")
+            await job.get_by_test_id("sched-pause").click()
+            await expect(job.locator("td[data-col=next_run]")).to_have_text("paused")
+            await job.get_by_test_id("sched-resume").click()
+            page.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
+            await job.get_by_test_id("sched-run").click()
+            for _ in range(60):  # the run's outcome lands a moment later
+                await page.get_by_test_id("sched-refresh").click()
+                text = await job.locator("td[data-col=last_outcome]").inner_text()
+                if text not in ("—", "running"):
+                    break
+                await asyncio.sleep(0.5)
+            # the run reached root's web chat or was refused: either way it is shown
+            assert text.split(" ")[0] in ("ok", "failed", "partial"), text
+            page.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
+            await job.get_by_test_id("sched-remove").click()
+            await expect(job).to_be_visible()
+            page.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
+            await job.get_by_test_id("sched-remove").click()
+            await expect(job).to_have_count(0)
+
+            # the log page streams: a line logged now shows up without a reload,
+            # its token masked
+            await page.get_by_test_id("nav-logs").click()
+            await expect(page.get_by_test_id("logs-state")).to_have_attribute(
+                "data-state", "live"
+            )
+            probe = bp.base_url.replace("http://", "ws://")
+            with pytest.raises(websockets.InvalidStatus):
+                await websockets.connect(f"{probe}/nowhere/ws?access_token=tok-x81Q")
+            logs = page.get_by_test_id("logs")
+            await expect(logs).to_contain_text("/nowhere/ws?access_token=***")
+            assert "tok-x81Q" not in await logs.inner_text()
 
             # the overview chart is drawn
             await page.get_by_test_id("nav-overview").click()

@@ -3,8 +3,9 @@
 Resources (each in its module): ``overview``, ``adapters``, ``providers``, ``audit``,
 ``logs`` (:mod:`.system`); ``users``, ``api-keys``, ``bans`` (:mod:`.people`);
 ``groups``, ``personas`` (:mod:`.groups`); ``sensitive-words``, ``keywords``,
-``budgets`` (:mod:`.rules`). Who may use what: :mod:`bot.auth.roles`. Every change is
-written to the audit log and published on the change feed (:mod:`.audit`).
+``budgets`` (:mod:`.rules`); the live log socket ``logs/ws`` (:mod:`.logstream`).
+Who may use what: :mod:`bot.auth.roles`. Every change is written to the audit log
+and published on the change feed (:mod:`.audit`).
 
 The OpenAPI document (``/api/admin/openapi.json``) and a Swagger UI page
 (``/api/admin/docs``) are for admins only; Swagger UI's files are served from the
@@ -25,13 +26,13 @@ from bot import __version__
 from bot.runtime import get_runtime
 from bot.settings import Settings
 
-from . import groups, ilink, logbuffer, people, rules, system
+from . import groups, ilink, logbuffer, logstream, people, rules, system
 from .deps import AdminReader
 
 PREFIX = "/api/admin"
 
 api = APIRouter(prefix=PREFIX)
-for _module in (system, people, groups, rules, ilink):
+for _module in (system, people, groups, rules, ilink, logstream):
     api.include_router(_module.router)
 
 docs = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -81,7 +81,8 @@ async def start_ilink_login(session: AdminWriter) -> ILinkLogin:
 
     _progress = _Progress()
     _task = get_runtime().spawn(
-        login(_base_url(), out=_progress), name="ilink-browser-login"
+        login(_base_url(), settings=get_runtime().settings, out=_progress),
+        name="ilink-browser-login",
     )
     await record(actor(session), "ilink.login", "adapter:ilink")
     for _ in range(100):  # the first QR code usually comes within a second

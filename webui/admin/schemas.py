@@ -288,6 +288,13 @@ class ConnectionOut(BaseModel):
     connected_at: float | None
     disconnected_at: float | None
     connects: int
+    reconnects: int = 0
+    last_event_at: float | None = None
+    #: what the adapter says of it (WeCom long connection: connected / standby ...)
+    status: str | None = None
+    #: who holds a leased connection (``instance/…``); lease_here: this instance
+    lease_holder: str | None = None
+    lease_here: bool | None = None
 
 
 class ProviderOut(BaseModel):

@@ -146,22 +146,49 @@ async def overview(session: Reader) -> Overview:
     )
 
 
-@router.get("/adapters", tags=["adapters"])
-async def adapters(session: Reader) -> list[ConnectionOut]:
-    live = {f"{b.adapter.get_name()}:{b.self_id}" for b in nonebot.get_bots().values()}
-    out = []
-    for key, c in sorted(connections.items()):
-        out.append(
+async def _adapter_info() -> dict[str, dict[str, Any]]:
+    """What adapters say of their connections (``connection_info``: the WeCom long
+    connection's status and lease holder), by ``adapter:self_id``."""
+    out: dict[str, dict[str, Any]] = {}
+    for adapter in nonebot.get_adapters().values():
+        info = getattr(adapter, "connection_info", None)
+        if callable(info):
+            for self_id, values in (await info()).items():
+                out[f"{adapter.get_name()}:{self_id}"] = values
+    return out
+
+
+def connection_rows(
+    known: dict[str, dict[str, Any]], live: set[str], info: dict[str, dict[str, Any]]
+) -> list[ConnectionOut]:
+    """One row per connection seen (or only described: a standby connection)."""
+    rows = []
+    for key in sorted(set(known) | set(info)):
+        c, extra = known.get(key, {}), info.get(key, {})
+        adapter, _, self_id = key.partition(":")
+        connects = int(c.get("connects", 0))
+        rows.append(
             ConnectionOut(
-                adapter=c["adapter"],
-                self_id=c["self_id"],
+                adapter=c.get("adapter", adapter),
+                self_id=c.get("self_id", self_id),
                 online=key in live,
                 connected_at=c.get("connected_at"),
                 disconnected_at=c.get("disconnected_at"),
-                connects=c["connects"],
+                connects=connects,
+                reconnects=max(0, connects - 1),
+                last_event_at=c.get("last_event_at"),
+                status=extra.get("status"),
+                lease_holder=extra.get("lease_holder"),
+                lease_here=extra.get("lease_here"),
             )
         )
-    return out
+    return rows
+
+
+@router.get("/adapters", tags=["adapters"])
+async def adapters(session: Reader) -> list[ConnectionOut]:
+    live = {f"{b.adapter.get_name()}:{b.self_id}" for b in nonebot.get_bots().values()}
+    return connection_rows(connections, live, await _adapter_info())
 
 
 @router.get("/providers", tags=["providers"])

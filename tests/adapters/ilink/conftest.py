@@ -31,3 +31,26 @@ async def store_db(tmp_path: Path) -> AsyncIterator[str]:
     await init_store(url)
     yield url
     await close_store()
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Any]:
+    """A FreeChat runtime (its settings hold the instance secret the stored token
+    is sealed with: a generated ``secret.key`` in the data dir)."""
+    from bot.llm import LLMClient
+    from bot.registry import StaticRegistry
+    from bot.runtime import Runtime, set_runtime
+    from bot.settings import Settings
+    from bot.state import MemoryState
+
+    settings = Settings(data_dir=str(tmp_path / "data"))
+    rt = Runtime(
+        settings=settings,
+        state=MemoryState(),
+        llm=LLMClient(StaticRegistry([]), settings.llm),
+        registry=StaticRegistry([]),
+    )
+    set_runtime(rt)
+    yield rt
+    set_runtime(None)
+    await rt.llm.close()

@@ -103,16 +103,24 @@ async def test_not_logged_in_waits_for_login(
 
 
 async def test_qr_login_stores_token_then_adapter_uses_it(
-    serve: Any, answerer: Any, fake: Any, store_db: str
+    serve: Any, answerer: Any, fake: Any, store_db: str, runtime: Any
 ) -> None:
     out = io.StringIO()
-    token = await login(fake.base_url, out=out, poll_interval=0.01, wait_s=10)
+    token = await login(
+        fake.base_url,
+        settings=runtime.settings,
+        out=out,
+        poll_interval=0.01,
+        wait_s=10,
+    )
     assert token == TOKEN
     text = out.getvalue()
     assert "█" in text or "▀" in text or "▄" in text  # a QR drawn in the terminal
     assert "https://liteapp.weixin.qq.com/q/qr-123" in text
     assert "bot123@im.bot" in text
-    assert await kv.get_value(kv.TOKEN_KEY) == TOKEN
+    stored = await kv.get_value(kv.TOKEN_KEY)
+    assert stored is not None
+    assert TOKEN not in stored  # sealed at rest
     served = await serve(Adapter, cfg(fake, ilink_token=None))
     assert served.adapter.bot.self_id == "bot123@im.bot"
     fake.push("after login")

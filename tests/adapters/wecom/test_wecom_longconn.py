@@ -274,8 +274,17 @@ async def test_two_instances_one_connection_and_failover(
     holder, other = (
         (a, b) if a.adapter.connections["lc"].status == "connected" else (b, a)
     )
+    # both tell the console the same lease holder; only the holder says "here"
+    seen = [(await x.adapter.connection_info())["lc"] for x in (holder, other)]
+    assert seen[0]["lease_holder"] == seen[1]["lease_holder"]
+    assert seen[0]["lease_holder"] == holder.adapter.connections["lc"].lease.owner
+    assert [s["lease_here"] for s in seen] == [True, False]
+    assert [s["status"] for s in seen] == ["connected", "standby"]
     await holder.stop()
     await _wait(lambda: other.adapter.connections["lc"].status == "connected", limit=5)
+    taken = (await other.adapter.connection_info())["lc"]
+    assert taken["lease_here"]
+    assert taken["lease_holder"] != seen[0]["lease_holder"]
     await _connected(ws_server)
     req_id = await ws_server.push(BOT_ID, text_callback("after failover"))
     await ws_server.wait_finished(req_id)

@@ -65,6 +65,7 @@ async def test_admin_routes_and_plugin_jobs(bot_process: Any) -> None:
 
         listed = (await admin.get(BASE)).json()
         assert [j["name"] for j in listed["jobs"]] == ["digest"]
+        assert listed["jobs"][0]["last_outcome"] is None  # never ran yet
         assert [p["id"] for p in listed["plugin_jobs"]] == ["community_hourly"]
 
         paused = await admin.post(f"{BASE}/digest/pause")
@@ -78,6 +79,11 @@ async def test_admin_routes_and_plugin_jobs(bot_process: Any) -> None:
             await asyncio.sleep(0.1)
         # root has no web chat open: the run is logged with the refusal
         assert runs[0]["outcome"] == "failed"
+        listed = (await admin.get(BASE)).json()["jobs"][0]
+        assert (listed["last_outcome"], listed["last_run"]) == (
+            "failed",
+            runs[0]["started_at"],
+        )
         assert "has no web chat open" in runs[0]["error"]
         assert (await admin.delete(f"{BASE}/digest")).status_code == 204
         assert (await admin.delete(f"{BASE}/digest")).status_code == 404

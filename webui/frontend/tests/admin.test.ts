@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canOpen, changeBody, getField, listPath, parseEdit, RESOURCES, showValue } from '../src/lib/admin'
+import { canOpen, changeBody, getField, listPath, parseEdit, RESOURCES, showCell, showValue } from '../src/lib/admin'
 import { dictionaries } from '../src/lib/adminI18n'
 import { parseHash } from '../src/lib/route'
 
@@ -59,5 +59,12 @@ describe('the console', () => {
     expect(parseHash('#/admin/keywords')).toEqual({ name: 'admin', token: null, page: 'keywords' })
     expect(parseHash('#/admin')).toEqual({ name: 'admin', token: null, page: 'overview' })
     expect(parseHash('#/chat').name).toBe('home')
+  })
+
+  it('shows epoch seconds as a local time, other values as they are', () => {
+    const at = 1796169981.5
+    expect(showCell({ key: 'connected_at', epoch: true }, at)).toBe(new Date(at * 1000).toLocaleString())
+    expect(showCell({ key: 'connected_at', epoch: true }, null)).toBe('—')
+    expect(showCell({ key: 'connects' }, 3)).toBe('3')
   })
 })

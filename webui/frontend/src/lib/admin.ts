@@ -20,6 +20,8 @@ export interface Column {
   /** inline-editable, and how the edited text becomes a value */
   edit?: 'text' | 'number' | 'bool' | 'select'
   options?: string[]
+  /** seconds since the epoch, shown as a local time */
+  epoch?: boolean
 }
 
 export interface Resource {
@@ -103,8 +105,10 @@ export const RESOURCES: Resource[] = [
   {
     name: 'adapters', path: '/adapters', adminOnly: false, paged: false,
     columns: [
-      { key: 'adapter' }, { key: 'self_id' }, { key: 'online' }, { key: 'connects' },
-      { key: 'connected_at' },
+      { key: 'adapter' }, { key: 'self_id' }, { key: 'online' }, { key: 'status' },
+      { key: 'reconnects' }, { key: 'connected_at', epoch: true },
+      { key: 'last_event_at', epoch: true },
+      { key: 'lease_holder' }, { key: 'lease_here' },
     ],
   },
   {
@@ -138,6 +142,7 @@ export const RESOURCES: Resource[] = [
       { key: 'before' }, { key: 'after' },
     ],
   },
+  { name: 'schedules', path: '/schedules', adminOnly: true, columns: [], paged: false },
   { name: 'logs', path: '/logs', adminOnly: true, columns: [], paged: false },
 ]
 
@@ -162,6 +167,12 @@ export function showValue(value: unknown): string {
   if (Array.isArray(value)) return value.join(', ')
   if (typeof value === 'object') return JSON.stringify(value)
   return String(value)
+}
+
+/** The text of a column's cell: epoch seconds as a local time. */
+export function showCell(column: Column, value: unknown): string {
+  if (column.epoch && typeof value === 'number') return new Date(value * 1000).toLocaleString()
+  return showValue(value)
 }
 
 /** The value an inline edit stands for, from the text the user typed. */
