@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,20 @@ import yaml
 
 from bot.settings import load_settings
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "freechat.example.yml"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "freechat.example.yml"
 
 
 def _config_fields(package: str) -> set[str]:
-    module = importlib.import_module(f"{package}.config")
+    """The fields of ``package``'s ``Config``, read without running the package's
+    ``__init__`` (a plugin's registers itself with NoneBot: importing it here by
+    its real name made a later ``nonebot.load_plugin`` refuse it as loaded)."""
+    alias = "_example_" + package.replace(".", "_")
+    if alias not in sys.modules:
+        parent = types.ModuleType(alias)
+        parent.__path__ = [str(ROOT.joinpath(*package.split(".")))]
+        sys.modules[alias] = parent
+    module = importlib.import_module(f"{alias}.config")
     fields: set[str] = set()
     for value in vars(module).values():
         if isinstance(value, type) and value.__name__ == "Config":
