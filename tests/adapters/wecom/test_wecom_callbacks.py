@@ -237,7 +237,7 @@ async def test_hostile_callbacks_are_4xx_fast(
                 )
     for name, (status, took) in results.items():
         assert 400 <= status < 500, (name, status)
-        assert took < 0.5, (name, took)
+        assert took < 2.0, (name, took)  # refused at once, not after a timeout
     assert results["app:wrong_corp_id"][0] == 403
     assert results["hook:wrong_receive_id"][0] == 403
     assert results["app:wrong_signature"][0] == 403
