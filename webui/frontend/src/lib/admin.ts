@@ -55,6 +55,8 @@ export const RESOURCES: Resource[] = [
       { key: 'settings.persona', edit: 'text' }, { key: 'settings.model', edit: 'text' },
       { key: 'settings.history', edit: 'select', options: ['group', 'user'] },
       { key: 'settings.rate_limit', edit: 'number' },
+      // the plugin manager's per-group switches (changed on the plugins page)
+      { key: 'plugins' },
     ],
   },
   {
@@ -143,6 +145,7 @@ export const RESOURCES: Resource[] = [
     ],
   },
   { name: 'schedules', path: '/schedules', adminOnly: true, columns: [], paged: false },
+  { name: 'plugins', path: '/plugins', adminOnly: true, columns: [], paged: false },
   { name: 'logs', path: '/logs', adminOnly: true, columns: [], paged: false },
 ]
 
