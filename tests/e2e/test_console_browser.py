@@ -197,12 +197,24 @@ async def test_console_in_the_browser(
             await expect(tb.get_by_test_id("plug-global")).to_have_text("off")
             await tb.get_by_test_id("plug-global").click()
             await expect(tb.get_by_test_id("plug-global")).to_have_text("on")
+            # the group page shows the same switch and changes it
+            await page.get_by_test_id("nav-groups").click()
+            row = page.get_by_test_id("resource-groups").locator(
+                "tr", has_text="qq:777"
+            )
+            cell = row.locator("td[data-col='plugins']")
+            await expect(cell).to_have_text("keywords=on")
+            await cell.click()
+            await row.get_by_test_id("edit").fill("keywords=off")
+            await row.get_by_test_id("edit").press("Enter")
+            await expect(cell).to_have_text("keywords=off")
             listed = await page.evaluate(
                 "fetch('/api/admin/plugins').then(r => r.json())"
             )
             switches = {i["name"]: (i["enabled"], i["groups"]) for i in listed["items"]}
-            assert switches["keywords"] == (True, {"qq:777": True})
+            assert switches["keywords"] == (True, {"qq:777": False})
             assert switches["token_budget"] == (True, {})
+            await page.get_by_test_id("nav-plugins").click()
             await (
                 page.get_by_test_id("plug-install-form")
                 .locator("input[name=spec]")

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { changeBody, editText, parseEdit, RESOURCES, showCell } from '../src/lib/admin'
 import { groupSwitches, pinnedSpec, validScope, type Plugin } from '../src/lib/plugins'
 
 describe('the plugins page', () => {
@@ -21,5 +22,17 @@ describe('the plugins page', () => {
   it('lists group switches in order', () => {
     const p = { groups: { 'qq:2': false, 'qq:1': true } } as unknown as Plugin
     expect(groupSwitches(p)).toEqual([['qq:1', true], ['qq:2', false]])
+  })
+
+  it('edits a group\'s switches on the groups page as name=on/off', () => {
+    const groups = RESOURCES.find((r) => r.name === 'groups')!
+    const column = groups.columns.find((c) => c.key === 'plugins')!
+    expect(column.edit).toBe('switches')
+    expect(showCell(column, { chat: true, keywords: false })).toBe('chat=on, keywords=off')
+    expect(showCell(column, {})).toBe('—')
+    expect(editText(column, { keywords: false })).toBe('keywords=off')
+    const value = parseEdit(column, ' keywords = off，chat=on, bad, x=maybe, y=关 ', {})
+    expect(value).toEqual({ keywords: false, chat: true, y: false })
+    expect(changeBody(groups, {}, 'plugins', value)).toEqual({ plugins: value })
   })
 })
