@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.metadata
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path
@@ -83,10 +84,9 @@ def _switch_key(plugin_id: str) -> str:
     return plugin_id.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
 
 
-def _version(module: str) -> str:
-    top = module.split(".", 1)[0]
-    dists = importlib.metadata.packages_distributions().get(top) or []
-    for dist in dists:
+def _version(module: str, owners: Mapping[str, list[str]]) -> str:
+    """The installed version of the distribution that provides ``module``."""
+    for dist in owners.get(module.split(".", 1)[0]) or []:
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -99,6 +99,7 @@ async def plugin_list() -> PluginList:
 
     managed = {p.module: p for p in await plugin_store.installed()}
     switches = await plugin_store.switches()
+    owners = importlib.metadata.packages_distributions()  # read once per listing
     items = []
     for plugin in sorted(nonebot.get_loaded_plugins(), key=lambda p: p.id_):
         module = plugin.module_name
@@ -117,7 +118,7 @@ async def plugin_list() -> PluginList:
                 version=(
                     record.version
                     if record
-                    else (__version__ if builtin else _version(module))
+                    else (__version__ if builtin else _version(module, owners))
                 ),
                 enabled=scopes.get("global", True),
                 groups={s: on for s, on in sorted(scopes.items()) if s != "global"},
