@@ -1,15 +1,19 @@
 """The admin API's plugins resource in a running FreeChat: the list of loaded
 plugins, switches that the access guard enforces at once, the group page's plugin
-field as the same switches, refused installs that change nothing, audit rows."""
+field as the same switches, refused installs (a URL, an unpinned name, a conflict
+with FreeChat's pins in pip's dry run against a loopback index) that change
+nothing, audit rows."""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.adapters.qq.napcat import NapCat, text_of
+from tests.plugins.plugin_manager.pm_index import build_wheel, simple_index
 from tests.webui.test_admin_api import PASSWORD, sign_in
 
 TOKEN = "plugins-token"
@@ -181,3 +185,35 @@ async def test_refused_installs_change_nothing(console) -> None:
     assert not any(i["managed"] for i in listing["items"])
     assert await _audit(root, "plugin.install") == []
     assert await _audit(root, "plugin.remove") == []
+
+
+async def test_an_install_against_freechats_pins_is_a_409_with_the_reason(
+    bot_process: Any, tmp_path: Any
+) -> None:
+    # its requirement conflicts with FreeChat's pinned pydantic: pip's dry run
+    # refuses it, so nothing is installed, even in this loopback-only index
+    wheel = build_wheel(
+        tmp_path, "fc-conflict", "1.0", {"fc_conflict/__init__.py": ""},
+        ["pydantic==1.10.0"],
+    )  # fmt: skip
+    with simple_index([wheel]) as index:
+        bp = await bot_process(
+            {
+                "plugins": {"chat": {}, "plugin_manager": {"index_url": index}},
+                "auth": {"login_attempts": 100},
+            }
+        )
+        bp.cli("user", "add", "root", "--role", "admin", input=PASSWORD + "\n")
+        root = await sign_in(bp.base_url, "root")
+        try:
+            r = await root.post("/api/admin/plugins", json={"spec": "fc-conflict==1.0"})
+            assert r.status_code == 409, r.text
+            assert "fc-conflict==1.0 was not installed" in r.json()["detail"]
+            assert "pydantic" in r.json()["detail"]
+            listing = (await root.get("/api/admin/plugins")).json()
+            assert listing["pending"] == []
+            assert await _audit(root, "plugin.install") == []
+        finally:
+            await root.aclose()
+    importlib.invalidate_caches()
+    assert importlib.util.find_spec("fc_conflict") is None
