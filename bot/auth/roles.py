@@ -7,6 +7,7 @@
 | budgets, bans, platform users seen         | read/write | read/write | -    |
 | users, API keys, audit log, logs, docs     | read/write | -          | -    |
 | personal WeChat (iLink) QR login           | read/write | -          | -    |
+| plugins (list, switches, install, remove)  | read/write | -          | -    |
 
 Providers come from the settings or Consul: the API shows them, nobody changes them
 there.

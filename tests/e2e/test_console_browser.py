@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's Chromium through Playwright) against a
 real ``freechat run`` with a NapCat-like QQ client: sign in as admin, add a keyword
 and see it answer over QQ, set a group to wake on every message and see a plain
-group message answered, watch the log stream, add a schedule and pause, run and remove it, look at the
+group message answered, watch the log stream, add a schedule and pause, run and remove it, switch a plugin off for a group
+and back on, and globally, look at the
 overview chart, and save a screenshot of every
 console page in light and in dark (under the test's temporary folder).
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "console-password-1"
 PAGES = ["overview", "groups", "keywords", "sensitive-words", "budgets", "personas",
-         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "schedules", "logs"]  # fmt: skip
+         "bans", "platform-users", "adapters", "providers", "users", "api-keys", "audit", "schedules", "plugins", "logs"]  # fmt: skip
 
 
 async def _wait_sends(peer: Any, n: int) -> str:
@@ -174,6 +175,54 @@ async def test_console_in_the_browser(
             await job.get_by_test_id("sched-remove").click()
             await expect(job).to_have_count(0)
 
+            # a plugin switched off for the group on the plugins page is listed
+            # there and on the group page; clicked, it is on again; globally too
+            await page.get_by_test_id("nav-plugins").click()
+            form = page.get_by_test_id("plug-switch-form")
+            await form.locator("select[name=plugin]").select_option("keywords")
+            await form.locator("input[name=scope]").fill("qq:777")
+            await form.locator("select[name=enabled]").select_option(label="off")
+            await page.get_by_test_id("plug-switch").click()
+            kw = page.get_by_test_id("plug-keywords")
+            chip = kw.get_by_test_id("plug-group-qq:777")
+            await expect(chip).to_have_text("qq:777: off")
+            group = await page.evaluate(
+                "fetch('/api/admin/groups/qq:777').then(r => r.json())"
+            )
+            assert group["plugins"] == {"keywords": False}
+            await chip.click()
+            await expect(chip).to_have_text("qq:777: on")
+            tb = page.get_by_test_id("plug-token_budget")
+            await tb.get_by_test_id("plug-global").click()
+            await expect(tb.get_by_test_id("plug-global")).to_have_text("off")
+            await tb.get_by_test_id("plug-global").click()
+            await expect(tb.get_by_test_id("plug-global")).to_have_text("on")
+            # the group page shows the same switch and changes it
+            await page.get_by_test_id("nav-groups").click()
+            row = page.get_by_test_id("resource-groups").locator(
+                "tr", has_text="qq:777"
+            )
+            cell = row.locator("td[data-col='plugins']")
+            await expect(cell).to_have_text("keywords=on")
+            await cell.click()
+            await row.get_by_test_id("edit").fill("keywords=off")
+            await row.get_by_test_id("edit").press("Enter")
+            await expect(cell).to_have_text("keywords=off")
+            listed = await page.evaluate(
+                "fetch('/api/admin/plugins').then(r => r.json())"
+            )
+            switches = {i["name"]: (i["enabled"], i["groups"]) for i in listed["items"]}
+            assert switches["keywords"] == (True, {"qq:777": False})
+            assert switches["token_budget"] == (True, {})
+            await page.get_by_test_id("nav-plugins").click()
+            await (
+                page.get_by_test_id("plug-install-form")
+                .locator("input[name=spec]")
+                .fill("https://example.invalid/x.whl")
+            )
+            await page.get_by_test_id("plug-install").click()
+            await expect(page.get_by_test_id("message")).to_contain_text("pinned")
+
             # the log page streams: a line logged now shows up without a reload,
             # its token masked
             await page.get_by_test_id("nav-logs").click()
@@ -201,6 +250,8 @@ async def test_console_in_the_browser(
                     await page.goto(f"{bp.base_url}/#/admin/{name}")
                     await page.reload()
                     await expect(page.get_by_test_id("admin")).to_be_visible()
+                    if name == "plugins":  # the list, not the page before it loads
+                        await expect(page.get_by_test_id("plug-chat")).to_be_visible()
                     assert (
                         await page.evaluate("document.documentElement.dataset.theme")
                         == theme

@@ -21,7 +21,7 @@ PLUGINS = {
 }
 #: resources only the admin role may use (bot.auth.roles)
 ADMIN_ONLY = ("/api/admin/users", "/api/admin/api-keys", "/api/admin/audit",
-              "/api/admin/logs", "/api/admin/adapters/ilink")  # fmt: skip
+              "/api/admin/logs", "/api/admin/adapters/ilink", "/api/admin/plugins")  # fmt: skip
 SAMPLES = {
     "name": "nobody",
     "key": "qq:1",
@@ -72,7 +72,7 @@ async def test_every_route_is_guarded_by_role(console) -> None:
     tags = {t for m in doc["paths"].values() for op in m.values() for t in op["tags"]}
     assert tags >= {"overview", "adapters", "users", "api-keys", "groups", "bans",
                     "sensitive-words", "keywords", "budgets", "personas",
-                    "providers", "audit", "logs"}  # fmt: skip
+                    "providers", "audit", "logs", "plugins"}  # fmt: skip
     for extra in ("/api/admin/openapi.json", "/api/admin/docs",
                   "/api/admin/docs/assets/swagger-ui-bundle.js"):  # fmt: skip
         routes.append(("GET", extra))

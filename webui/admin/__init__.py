@@ -3,7 +3,8 @@
 Resources (each in its module): ``overview``, ``adapters``, ``providers``, ``audit``,
 ``logs`` (:mod:`.system`); ``users``, ``api-keys``, ``bans`` (:mod:`.people`);
 ``groups``, ``personas`` (:mod:`.groups`); ``sensitive-words``, ``keywords``,
-``budgets`` (:mod:`.rules`); the live log socket ``logs/ws`` (:mod:`.logstream`).
+``budgets`` (:mod:`.rules`); ``plugins`` (:mod:`.plugins`); the live log socket
+``logs/ws`` (:mod:`.logstream`).
 Who may use what: :mod:`bot.auth.roles`. Every change is written to the audit log
 and published on the change feed (:mod:`.audit`).
 
@@ -26,13 +27,13 @@ from bot import __version__
 from bot.runtime import get_runtime
 from bot.settings import Settings
 
-from . import groups, ilink, logbuffer, logstream, people, rules, system
+from . import groups, ilink, logbuffer, logstream, people, plugins, rules, system
 from .deps import AdminReader
 
 PREFIX = "/api/admin"
 
 api = APIRouter(prefix=PREFIX)
-for _module in (system, people, groups, rules, ilink, logstream):
+for _module in (system, people, groups, rules, ilink, logstream, plugins):
     api.include_router(_module.router)
 
 docs = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -1,5 +1,9 @@
 """Admin API: groups (wake mode, persona, model, history, budget, rate limit,
-plugins) and the named personas they use."""
+plugins) and the named personas they use.
+
+A group's ``plugins`` are the plugin manager's per-group switches
+(:mod:`bot.plugin_store`, enforced by the access guard), the same rows the plugins
+page and ``/plugin disable`` change: there is no separate list."""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from tortoise.expressions import Q
 
 from bot import groups as kernel_groups
+from bot import plugin_store
 from bot.runtime import get_runtime
 from bot.store.models import BudgetOverride, GroupSetting, Persona, PluginSwitch
 
 from . import audit
 from .deps import Limit, Offset, Reader, Search, Writer, actor, page
+from .plugins import plugin_list
 from .schemas import GroupList, GroupOut, GroupPatch, Limits, PersonaIn, PersonaOut
 
 router = APIRouter()
@@ -72,6 +78,11 @@ async def apply_group_patch(
 ) -> tuple[GroupOut, GroupOut | None]:
     """Write ``body`` for group ``key`` (created if new), audit it, publish it; also
     used by the chat commands. Returns (after, before)."""
+    if body.plugins is not None:  # checked before anything is written
+        loaded = {item.name for item in (await plugin_list()).items}
+        unknown = sorted(set(body.plugins) - loaded)
+        if unknown:
+            raise HTTPException(400, f"no such plugin loaded: {', '.join(unknown)}")
     row, created = await GroupSetting.get_or_create(group_key=key)
     before = None if created else await _view(row)
     state = get_runtime().state
@@ -91,11 +102,10 @@ async def apply_group_patch(
         )
         await state.publish("budgets", {"kind": "group", "key": key})
     if body.plugins is not None:
+        # the plugin manager's own per-group switches (what the access guard reads)
         for plugin, enabled in body.plugins.items():
-            await PluginSwitch.update_or_create(
-                plugin=plugin, scope=key, defaults={"enabled": enabled}
-            )
-        await state.publish("access", {"kind": "switch", "key": key})
+            switch = plugin_store.enable if enabled else plugin_store.disable
+            await switch(plugin, key, state=state)
     after = await _view(row)
     await audit.record(
         who, "group.update", f"group:{key}",

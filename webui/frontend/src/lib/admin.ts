@@ -18,7 +18,7 @@ export type Row = Record<string, unknown>
 export interface Column {
   key: string
   /** inline-editable, and how the edited text becomes a value */
-  edit?: 'text' | 'number' | 'bool' | 'select'
+  edit?: 'text' | 'number' | 'bool' | 'select' | 'switches'
   options?: string[]
   /** seconds since the epoch, shown as a local time */
   epoch?: boolean
@@ -55,6 +55,8 @@ export const RESOURCES: Resource[] = [
       { key: 'settings.persona', edit: 'text' }, { key: 'settings.model', edit: 'text' },
       { key: 'settings.history', edit: 'select', options: ['group', 'user'] },
       { key: 'settings.rate_limit', edit: 'number' },
+      // the plugin manager's per-group switches (the plugins page shows them too)
+      { key: 'plugins', edit: 'switches' },
     ],
   },
   {
@@ -143,6 +145,7 @@ export const RESOURCES: Resource[] = [
     ],
   },
   { name: 'schedules', path: '/schedules', adminOnly: true, columns: [], paged: false },
+  { name: 'plugins', path: '/plugins', adminOnly: true, columns: [], paged: false },
   { name: 'logs', path: '/logs', adminOnly: true, columns: [], paged: false },
 ]
 
@@ -169,10 +172,39 @@ export function showValue(value: unknown): string {
   return String(value)
 }
 
+/** Plugin switches as text: `chat=on, keywords=off`. */
+export function showSwitches(value: Record<string, boolean>): string {
+  return Object.entries(value).map(([name, on]) => `${name}=${on ? 'on' : 'off'}`).join(', ')
+}
+
+/** `chat=on, keywords=off` as switches; an entry whose state is not on/off is left out. */
+export function parseSwitches(text: string): Record<string, boolean> {
+  const out: Record<string, boolean> = {}
+  for (const entry of text.split(/[,，]\s*/)) {
+    const [name, state] = entry.split('=').map((part) => part.trim())
+    if (!name || !state) continue
+    if (['on', 'true', '开'].includes(state)) out[name] = true
+    else if (['off', 'false', '关'].includes(state)) out[name] = false
+  }
+  return out
+}
+
 /** The text of a column's cell: epoch seconds as a local time. */
 export function showCell(column: Column, value: unknown): string {
   if (column.epoch && typeof value === 'number') return new Date(value * 1000).toLocaleString()
+  if (column.edit === 'switches' && value && typeof value === 'object') {
+    return showSwitches(value as Record<string, boolean>) || '—'
+  }
   return showValue(value)
+}
+
+/** The text an inline edit starts from. */
+export function editText(column: Column, value: unknown): string {
+  if (column.edit === 'switches' && value && typeof value === 'object') {
+    return showSwitches(value as Record<string, boolean>)
+  }
+  if (Array.isArray(value)) return value.join(', ')
+  return value === null || value === undefined ? '' : String(value)
 }
 
 /** The value an inline edit stands for, from the text the user typed. */
@@ -180,6 +212,7 @@ export function parseEdit(column: Column, text: string, old: unknown): unknown {
   const trimmed = text.trim()
   if (column.edit === 'bool') return trimmed === 'true'
   if (column.edit === 'number') return trimmed === '' ? null : Number(trimmed)
+  if (column.edit === 'switches') return parseSwitches(trimmed)
   if (Array.isArray(old)) return trimmed ? trimmed.split(/[,，]\s*/).filter(Boolean) : []
   if (trimmed === '' && old === null) return null
   return text
